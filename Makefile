@@ -1,0 +1,112 @@
+# Deep Learning from First Principles: build, test and work on the course.
+#   make book   - set up everything (venv, data, JS), build the book, print where it is
+#   make test   - set up everything, then run every check CI runs
+# Extras: make serve | lab | execute | bench | lint | unit | nbval | browser | clean
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.PHONY: help book test serve lab execute bench lint unit nbval build-book browser slow setup data vendor system clean
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+VENDOR := book/_vendor
+NPM_PKGS := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2
+PORT   ?= 8000
+# Quiet progress bars, headless matplotlib, reproducible hashing, no kernel debugger noise.
+export DLCORE_QUIET ?= 1
+export PYTHONHASHSEED := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export MPLBACKEND := Agg
+export PATH := $(abspath $(BIN)):$(PATH)
+BOOK_FLAGS := -W -n --keep-going --all
+NBVAL := $(BIN)/pytest --nbval chapters --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+         -p no:cacheprovider -o addopts="" -q
+
+help:
+	@sed -n '1,5p' Makefile | sed 's/^# \{0,1\}//'
+
+## ---- provisioning (quick when everything is already in place) ----------------------
+# System packages (Debian/Ubuntu as root): the Fashion-MNIST data set and Chromium for the browser check.
+system:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  need=""; \
+	  [ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
+	  command -v chromium >/dev/null || need="$$need chromium"; \
+	  if [ -n "$$need" ]; then echo "apt-get install$$need"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi; \
+	else echo "not root on Debian: install dataset-fashion-mnist and chromium yourself if missing (see book/setup.md)"; fi
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -m pip install -q -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -m pip install -q --no-deps -e . 2>&1 | grep -v '^WARNING: Location' || true
+	$(PY) -c "import dlcore, torch, torchvision, jupyter_book, nbval, playwright" 
+	@touch $@
+
+# JavaScript served with the book instead of from a CDN: the ipywidgets HTML manager and MathJax.
+$(VENDOR)/.stamp: Makefile
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/npm $(VENDOR)/extra/widgets $(VENDOR)/static/mathjax
+	cd $(VENDOR)/npm && npm install --silent --no-audit --no-fund --ignore-scripts --prefix . $(NPM_PKGS)
+	cp -r $(VENDOR)/npm/node_modules/@jupyter-widgets/html-manager/dist/. $(VENDOR)/extra/widgets/
+	cp $(VENDOR)/npm/node_modules/requirejs/require.js $(VENDOR)/extra/widgets/
+	cp -r $(VENDOR)/npm/node_modules/mathjax/es5/. $(VENDOR)/static/mathjax/
+	rm -rf $(VENDOR)/npm
+	@touch $@
+
+setup: system $(STAMP) $(VENDOR)/.stamp data
+vendor: $(VENDOR)/.stamp
+
+data: $(STAMP)
+	$(PY) -m dlcore.data --prepare
+
+## ---- the two commands -----------------------------------------------------------------
+book: setup build-book
+	@echo "The book: file://$(abspath _build/html/index.html)   (or: make serve)"
+
+test: setup
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit nbval build-book browser; \
+	echo "make test: PASSED - ruff, unit tests, nbval, book build (-W -n), browser check - in $$(( $$(date +%s) - start )) s"
+
+## ---- the steps -----------------------------------------------------------------------
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	@echo "ruff: clean"
+
+unit: $(STAMP)
+	$(BIN)/pytest tests -m "not slow and not browser"
+
+nbval: $(STAMP)
+	$(NBVAL)
+
+build-book: $(STAMP) $(VENDOR)/.stamp
+	rm -rf _build/html _build/.doctrees
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+
+browser: $(STAMP)
+	$(BIN)/pytest tests/test_browser.py -m browser
+
+slow: setup
+	$(BIN)/pytest tests -m slow
+
+bench: setup
+	$(PY) tests/bench/bench_speed.py
+
+serve: book
+	@echo "Serving on http://localhost:$(PORT)/ (Ctrl-C to stop)"
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 -d _build/html
+
+lab: setup
+	DLCORE_QUIET=0 $(BIN)/jupyter lab chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+# Re-executes every chapter in place (outputs and widget state stored), as the book and nbval expect.
+execute: setup
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 chapters/*.ipynb
+
+clean:
+	rm -rf _build $(VENDOR) .pytest_cache .ruff_cache .hypothesis

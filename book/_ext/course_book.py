@@ -1,0 +1,51 @@
+"""Sphinx glue for the course book (loaded through `local_extensions` in `_config.yml`).
+
+* Fails the build (a warning, and the book builds with -W) when a stored notebook output is an error: the
+  book renders stored outputs, so a chapter that broke must not publish quietly.
+* Starts the theme in light mode instead of an empty mode (`_static/course.js`; the theme logs a console
+  error for an empty one, which the browser check rightly treats as a failure).
+* Drops inline scripts registered twice (Sphinx 7.4 keeps both the `None` and the `''` file name of an
+  inline script added after the builder started, so sphinx-thebe's `const` config ran twice: a JS error).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+
+
+def check_stored_outputs(app, env, docnames):
+    for docname in sorted(docnames):
+        source = Path(env.doc2path(docname))
+        if source.suffix != ".ipynb":
+            continue
+        cells = json.loads(source.read_text(encoding="utf-8")).get("cells", [])
+        for index, cell in enumerate(cells):
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    logger.warning(
+                        "cell %d has an error output (%s: %s); fix it and re-run `make execute`",
+                        index, out.get("ename"), str(out.get("evalue"))[:120], location=docname,
+                    )
+
+
+def dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Keep the first of identical scripts (same file or inline body, same attributes)."""
+    seen, unique = set(), []
+    for script in app.builder._js_files:
+        key = (script.filename or "", repr(sorted(script.attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    app.builder._js_files[:] = unique
+
+
+def setup(app):
+    app.add_js_file("course.js")
+    app.connect("env-before-read-docs", check_stored_outputs)
+    app.connect("html-page-context", dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
