@@ -113,30 +113,37 @@ def _draw_half_contour(ax: Axes, xx, yy, P):
     return None
 
 
-def _draw_field(ax: Axes, xx, yy, P):
-    """The probability field P (R, R) as an image spanning the grid (xx, yy)."""
+def _draw_field(ax: Axes, xx, yy, P, levels: int | None = 10):
+    """The probability field P (R, R) as an image spanning the grid (xx, yy).
+
+    ``levels`` flat colour bands (0-0.1, 0.1-0.2, ... for 10): the bands read like contour lines and keep
+    PNGs and animation frames small; ``None`` draws a smooth field.
+    """
     extent = (xx.min(), xx.max(), yy.min(), yy.max())
-    return ax.imshow(P, extent=extent, origin="lower", cmap=PROB_CMAP, vmin=0, vmax=1,
-                     aspect="auto", interpolation="bilinear", alpha=0.75, zorder=0)
+    cmap = plt.get_cmap(PROB_CMAP, levels) if levels else PROB_CMAP
+    return ax.imshow(P, extent=extent, origin="lower", cmap=cmap, vmin=0, vmax=1, aspect="auto",
+                     interpolation="nearest" if levels else "bilinear", alpha=0.75, zorder=0)
 
 
 def plot_decision_boundary(predict_proba: Callable, X, y, ax: Axes | None = None, resolution: int = 150,
-                           show_prob: bool = True, title: str | None = None, colorbar: bool = True) -> Axes:
+                           show_prob: bool = True, title: str | None = None, colorbar: bool = True,
+                           legend: bool = True, levels: int | None = 10) -> Axes:
     """Probability field of class 1, the decision boundary p = 0.5, and the data.
 
     predict_proba: points (M, 2) -> probabilities (M,) or (M, 1), e.g. ``model.forward``.
-    X: (N, 2), y: (N,).  ``show_prob=False`` draws only the boundary and the data.
+    X: (N, 2), y: (N,).  ``show_prob=False`` draws only the boundary and the data; ``levels`` colour
+    bands for the probability (``None``: smooth).
     """
     X = _points(X)
     xx, yy, points = boundary_grid(X, resolution=resolution)
     P = _probabilities(predict_proba, points).reshape(xx.shape)
     ax = ax if ax is not None else plt.subplots(figsize=(4.5, 4))[1]
     if show_prob:
-        image = _draw_field(ax, xx, yy, P)
+        image = _draw_field(ax, xx, yy, P, levels)
         if colorbar:
             ax.figure.colorbar(image, ax=ax, label="$P(y=1 \\mid x)$", shrink=0.85)
     _draw_half_contour(ax, xx, yy, P)
-    plot_data(X, y, ax=ax)
+    plot_data(X, y, ax=ax, legend=legend)
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     if title:
@@ -198,8 +205,10 @@ def plot_history(history, axes: Sequence[Axes] | None = None, title: str | None 
 
     history: a ``dlcore.train.History`` or any object/dict with lists ``loss``, ``acc`` and optionally
     ``val_loss``, ``val_acc``. Non-finite losses (a diverged run) are left out of the curve.
-    axes: two Axes to draw into (one is enough when no accuracy was recorded).
+    axes: two Axes to draw into (one is enough when no accuracy was recorded); their figure's layout is
+    then left alone. Without ``axes`` a new figure is made and laid out tightly.
     """
+    own_figure = axes is None
     loss, acc = _metric(history, "loss"), _metric(history, "acc")
     val_loss, val_acc = _metric(history, "val_loss"), _metric(history, "val_acc")
     if not loss:
@@ -227,7 +236,8 @@ def plot_history(history, axes: Sequence[Axes] | None = None, title: str | None 
     fig = axes[0].figure
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if own_figure:
+        fig.tight_layout()
     return fig
 
 
@@ -311,7 +321,7 @@ def _frame_title(recorder: BoundaryRecorder, i: int) -> str:
 
 
 def animate_boundary(recorder: BoundaryRecorder, X, y, figsize=(4.5, 4), interval: int = 100,
-                     show_history: bool = False) -> animation.FuncAnimation:
+                     show_history: bool = False, levels: int | None = 10) -> animation.FuncAnimation:
     """One frame per recorded grid: probability field, 0.5 contour, data; epoch/loss/acc as the title.
 
     ``show_history=True`` adds a panel with the loss curve up to the current frame. The figure is
@@ -325,7 +335,7 @@ def animate_boundary(recorder: BoundaryRecorder, X, y, figsize=(4.5, 4), interva
     else:
         fig, ax = plt.subplots(figsize=figsize)
     xx, yy = recorder.xx, recorder.yy
-    image = _draw_field(ax, xx, yy, recorder.grids[0])
+    image = _draw_field(ax, xx, yy, recorder.grids[0], levels)
     plot_data(X, y, ax=ax, legend=False)
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
@@ -369,6 +379,7 @@ def save_gif(anim: animation.Animation, path, fps: int = 10, dpi: int = 70) -> P
     os.close(fd)
     try:
         anim.save(tmp, writer=animation.PillowWriter(fps=fps), dpi=dpi)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a GIF is for sharing
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
