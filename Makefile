@@ -15,11 +15,10 @@ STAMP  := $(VENV)/.installed
 VENDOR := book/_vendor
 NPM_PKGS := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2
 PORT   ?= 8000
-# Quiet progress bars, headless matplotlib, reproducible hashing, no kernel debugger noise.
+# Quiet progress bars, reproducible hashing, no kernel debugger noise. (No MPLBACKEND: kernels need inline.)
 export DLCORE_QUIET ?= 1
 export PYTHONHASHSEED := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export MPLBACKEND := Agg
 export PATH := $(abspath $(BIN)):$(PATH)
 BOOK_FLAGS := -W -n --keep-going --all
 NBVAL := $(BIN)/pytest --nbval chapters --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
