@@ -1,0 +1,36 @@
+"""dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
+
+One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
+``layers``, ``losses``, ``model`` (Sequential, MLP), ``optim`` (SGD, Adam), ``train`` (fit) and
+``gradcheck``. Samples are rows: dense inputs are (N, features), images (N, C, H, W).
+
+``dlcore.data``, ``dlcore.viz`` and ``dlcore.widgets`` are loaded on first use (they need extra
+packages), and nothing in dlcore imports torch.
+"""
+
+import importlib
+
+from . import functional, gradcheck, init, layers, losses, model, optim, train
+from .layers import Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from .model import MLP, Sequential
+from .optim import SGD, Adam
+from .train import History, accuracy, evaluate, fit, predict
+
+__version__ = "0.1.0"
+
+_LAZY_MODULES = ("data", "viz", "widgets")
+
+__all__ = [
+    "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "train",
+    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
+    "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
+    "Sequential", "MLP", "SGD", "Adam", "History", "fit", "predict", "accuracy", "evaluate",
+]
+
+
+def __getattr__(name: str):
+    """Import ``dlcore.data`` / ``viz`` / ``widgets`` only when first used."""
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,299 @@
+"""Layers in the CS231n pattern: ``forward`` keeps a cache, ``backward(dy)`` returns ``dx``.
+
+A layer holds its parameters in ``.params`` (name -> ndarray) and, after ``backward``, their
+gradients in ``.grads`` (same names and shapes). Each ``backward`` *overwrites* ``.grads``:
+calling it twice gives the same numbers, nothing accumulates.
+
+dtype: parameters are created in ``dtype`` (float64 unless you ask for float32). A layer computes
+in its *input's* dtype: float32 in -> float32 out and float32 grads. If the input dtype differs
+from the parameters', the parameters are cast on the fly (a copy per call), so for speed build the
+model in the dtype you feed it (``MLP(..., dtype=np.float32)`` or ``model.astype(np.float32)``).
+"""
+
+import numpy as np
+
+from . import functional as F
+from .init import initialise
+
+
+def _rng(rng: np.random.Generator | int | None, seed: int | None) -> np.random.Generator:
+    """A Generator from ``rng`` (a Generator or an int seed), else from ``seed``, else fresh."""
+    return np.random.default_rng(rng if rng is not None else seed)
+
+
+def _float_input(x, dtype) -> np.ndarray:
+    """``x`` as a float array: float inputs keep their dtype, integer/bool inputs become ``dtype``."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind in "iub":
+        return x.astype(dtype)
+    raise TypeError(f"expected a numeric array, got dtype {x.dtype}")
+
+
+class Layer:
+    """Base class. Subclasses set ``self.params`` and implement ``forward`` / ``backward``."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache = None  # whatever forward saves for backward
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def astype(self, dtype) -> "Layer":
+        """Convert the parameters to ``dtype`` (new arrays unless already ``dtype``: do this before
+        building an optimiser)."""
+        self.params = {name: p.astype(dtype, copy=False) for name, p in self.params.items()}
+        self.grads = {}
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # -- helpers for subclasses
+    def _saved(self):
+        if self.cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
+        return self.cache
+
+    def _param(self, name: str, dtype) -> np.ndarray:
+        """Parameter ``name`` in the compute dtype (the array itself when dtypes already agree)."""
+        p = self.params[name]
+        return p if p.dtype == dtype else p.astype(dtype)
+
+    def _check_dy(self, dy, shape: tuple, dtype) -> np.ndarray:
+        dy = np.asarray(dy, dtype=dtype)
+        if dy.shape != tuple(shape):
+            raise ValueError(f"{type(self).__name__}.backward: dy has shape {dy.shape}, "
+                             f"but forward returned {tuple(shape)}")
+        return dy
+
+
+# ----------------------------------------------------------------------------- dense
+
+
+class Dense(Layer):
+    """Fully connected layer y = x @ W + b.
+
+    x: (N, n_in) -> y: (N, n_out).   W: (n_in, n_out), b: (n_out,).
+    (PyTorch's ``Linear.weight`` is W transposed.)
+    """
+
+    def __init__(self, n_in: int, n_out: int, init: str = "he", rng=None, seed: int | None = None,
+                 dtype=np.float64):
+        super().__init__()
+        self.n_in, self.n_out = n_in, n_out
+        W = initialise((n_in, n_out), init, _rng(rng, seed), dtype)
+        self.params = {"W": W, "b": np.zeros(n_out, dtype=dtype)}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["W"].dtype)
+        if x.ndim != 2 or x.shape[1] != self.n_in:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.n_in}), got {x.shape}")
+        self.cache = x
+        y = x @ self._param("W", x.dtype)
+        y += self._param("b", x.dtype)
+        return y
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy: (N, n_out) -> dx: (N, n_in). ``input_grad=False`` skips dx (a first layer doesn't need it)."""
+        x = self._saved()
+        dy = self._check_dy(dy, (len(x), self.n_out), x.dtype)
+        self.grads = {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        return dy @ self._param("W", x.dtype).T if input_grad else None
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out})"
+
+
+# ----------------------------------------------------------------------------- activations
+
+
+class Sigmoid(Layer):
+    """y = 1 / (1 + e^-x), any shape. Backward uses the cached output: dx = dy * y * (1 - y)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = F.sigmoid(_float_input(x, np.float64))
+        self.cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._saved()
+        dy = self._check_dy(dy, y.shape, y.dtype)
+        return dy * y * (1 - y)
+
+
+class Tanh(Layer):
+    """y = tanh(x), any shape. dx = dy * (1 - y^2)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.tanh(_float_input(x, np.float64))
+        self.cache = y
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        y = self._saved()
+        dy = self._check_dy(dy, y.shape, y.dtype)
+        return dy * (1 - y * y)
+
+
+class ReLU(Layer):
+    """y = max(x, 0), any shape. dx = dy where x > 0, else 0."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, np.float64)
+        self.cache = x > 0  # the mask is all backward needs
+        return np.maximum(x, 0)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        mask = self._saved()
+        dy = np.asarray(dy)
+        dy = self._check_dy(dy, mask.shape, dy.dtype if dy.dtype.kind == "f" else np.float64)
+        return dy * mask
+
+
+class LeakyReLU(Layer):
+    """y = x for x > 0, negative_slope * x otherwise (any shape)."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, np.float64)
+        self.cache = x > 0
+        return np.where(self.cache, x, self.negative_slope * x)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        mask = self._saved()
+        dy = np.asarray(dy)
+        dy = self._check_dy(dy, mask.shape, dy.dtype if dy.dtype.kind == "f" else np.float64)
+        return np.where(mask, dy, self.negative_slope * dy)
+
+    def __repr__(self) -> str:
+        return f"LeakyReLU(negative_slope={self.negative_slope})"
+
+
+# ----------------------------------------------------------------------------- convolution and pooling
+
+
+class Conv2D(Layer):
+    """2-D convolution (a cross-correlation, as in every DL library) as im2col + one matmul.
+
+    x: (N, c_in, H, W) -> y: (N, c_out, OH, OW) with OH = (H + 2*padding - k) // stride + 1.
+    W: (c_out, c_in, k, k), b: (c_out,) — PyTorch's layout, so weights copy across unchanged.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 init: str = "he", rng=None, seed: int | None = None, dtype=np.float64):
+        super().__init__()
+        if kernel_size < 1 or stride < 1 or padding < 0:
+            raise ValueError(f"need kernel_size >= 1, stride >= 1, padding >= 0; "
+                             f"got {kernel_size}, {stride}, {padding}")
+        self.c_in, self.c_out, self.k, self.stride, self.padding = c_in, c_out, kernel_size, stride, padding
+        W = initialise((c_out, c_in, kernel_size, kernel_size), init, _rng(rng, seed), dtype)
+        self.params = {"W": W, "b": np.zeros(c_out, dtype=dtype)}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["W"].dtype)
+        if x.ndim != 4 or x.shape[1] != self.c_in:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.c_in}, H, W), got {x.shape}")
+        N, _, H, W_ = x.shape
+        k, s, p = self.k, self.stride, self.padding
+        if min(H, W_) + 2 * p < k:
+            raise ValueError(f"{self!r}: input {H}x{W_} (padded by {p}) is smaller than the {k}x{k} kernel")
+        OH, OW = F.conv_output_size(H, k, s, p), F.conv_output_size(W_, k, s, p)
+
+        cols = F.im2col(x, k, k, s, p)                               # (c_in*k*k, N*OH*OW)
+        y = self._param("W", x.dtype).reshape(self.c_out, -1) @ cols  # (c_out, N*OH*OW)
+        y += self._param("b", x.dtype)[:, None]
+        self.cache = (x.shape, cols, OH, OW)
+        return y.reshape(self.c_out, N, OH, OW).transpose(1, 0, 2, 3)  # a view, no copy
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy: (N, c_out, OH, OW) -> dx: (N, c_in, H, W). ``input_grad=False`` skips dx."""
+        x_shape, cols, OH, OW = self._saved()
+        dy = self._check_dy(dy, (x_shape[0], self.c_out, OH, OW), cols.dtype)
+        W = self._param("W", cols.dtype)
+
+        dY = dy.transpose(1, 0, 2, 3).reshape(self.c_out, -1)        # (c_out, N*OH*OW)
+        self.grads = {"W": (dY @ cols.T).reshape(W.shape), "b": dY.sum(axis=1)}
+        if not input_grad:
+            return None
+        dcols = W.reshape(self.c_out, -1).T @ dY                      # (c_in*k*k, N*OH*OW)
+        return F.col2im(dcols, x_shape, self.k, self.k, self.stride, self.padding)
+
+    def __repr__(self) -> str:
+        return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.k}, "
+                f"stride={self.stride}, padding={self.padding})")
+
+
+class MaxPool2D(Layer):
+    """Max over (k, k) windows, channel by channel. x: (N, C, H, W) -> (N, C, OH, OW).
+
+    ``stride`` defaults to ``kernel_size`` (non-overlapping windows). The gradient flows only to the
+    (first) largest entry of each window, as in PyTorch.
+    """
+
+    def __init__(self, kernel_size: int, stride: int | None = None):
+        super().__init__()
+        self.k = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        if self.k < 1 or self.stride < 1:
+            raise ValueError(f"need kernel_size >= 1 and stride >= 1; got {kernel_size}, {stride}")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, np.float64)
+        if x.ndim != 4:
+            raise ValueError(f"{self!r} expects input of shape (N, C, H, W), got {x.shape}")
+        if min(x.shape[2:]) < self.k:
+            raise ValueError(f"{self!r}: input {x.shape[2]}x{x.shape[3]} is smaller than the window")
+        k, s = self.k, self.stride
+        # every window as a view (N, C, OH, OW, k, k); for stride == k this is the same strided view
+        # as the classic reshape trick x.reshape(N, C, OH, k, OW, k)
+        win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+        flat = win.reshape(win.shape[:4] + (k * k,))       # one copy
+        idx = flat.argmax(axis=-1)[..., None]               # where each max came from
+        self.cache = (x.shape, x.dtype, idx)
+        return np.take_along_axis(flat, idx, axis=-1)[..., 0]
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_shape, dtype, idx = self._saved()
+        N, C, OH, OW = idx.shape[:4]
+        k, s = self.k, self.stride
+        dy = self._check_dy(dy, (N, C, OH, OW), dtype)
+        dflat = np.zeros((N, C, OH, OW, k * k), dtype=dtype)
+        np.put_along_axis(dflat, idx, dy[..., None], axis=-1)  # dy goes to the argmax only
+        dwin = dflat.reshape(N, C, OH, OW, k, k)
+        dx = np.zeros(x_shape, dtype=dtype)
+        for i in range(k):  # add each kernel offset back (windows may overlap when stride < k)
+            for j in range(k):
+                dx[:, :, i : i + s * OH : s, j : j + s * OW : s] += dwin[..., i, j]
+        return dx
+
+    def __repr__(self) -> str:
+        return f"MaxPool2D(kernel_size={self.k}, stride={self.stride})"
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...), C-order like ``torch.flatten(x, 1)``."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        self.cache = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        shape = self._saved()
+        dy = np.asarray(dy)
+        if dy.size != np.prod(shape) or len(dy) != shape[0]:
+            raise ValueError(f"Flatten.backward: dy has shape {dy.shape}, forward input was {shape}")
+        return dy.reshape(shape)

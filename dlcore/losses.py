@@ -1,0 +1,117 @@
+"""Losses: ``forward(pred, target) -> float`` (mean over the batch), then ``backward() -> dpred``."""
+
+import numpy as np
+
+from . import functional as F
+
+
+def _float(a, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind == "f":
+        return a
+    if a.dtype.kind in "iub":
+        return a.astype(np.float64)
+    raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+
+
+class Loss:
+    """Base class: ``loss(pred, target)`` calls ``forward``; ``backward()`` returns dLoss/dpred."""
+
+    def __init__(self) -> None:
+        self.cache = None
+
+    def __call__(self, pred: np.ndarray, target: np.ndarray) -> float:
+        return self.forward(pred, target)
+
+    def _saved(self):
+        if self.cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
+        return self.cache
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class BinaryCrossEntropy(Loss):
+    """L = -mean(y log p + (1 - y) log(1 - p)) for probabilities p, e.g. the output of a Sigmoid.
+
+    p: (N, 1) or (N,) in [0, 1]; y: the same shape (an (N,) vs (N, 1) mix is reshaped, never
+    broadcast to (N, N)), values 0 or 1. p is clipped to [eps, 1 - eps] so log(0) never happens.
+    """
+
+    def forward(self, p: np.ndarray, y: np.ndarray) -> float:
+        p = _float(p, "predictions")
+        if np.isnan(p).any():
+            raise ValueError("BinaryCrossEntropy: predictions contain NaN")
+        if p.size and (p.min() < 0 or p.max() > 1):
+            raise ValueError(f"BinaryCrossEntropy expects probabilities in [0, 1] (apply a Sigmoid first); "
+                             f"got values in [{p.min():.3g}, {p.max():.3g}]")
+        y = np.asarray(y)
+        if y.shape != p.shape:
+            if p.ndim and {y.shape, p.shape} == {(len(p),), (len(p), 1)}:
+                y = y.reshape(p.shape)  # (N,) vs (N, 1): reshape, never broadcast to (N, N)
+            else:
+                raise ValueError(f"BinaryCrossEntropy: target shape {y.shape} does not match "
+                                 f"prediction shape {p.shape}")
+        y = y.astype(p.dtype)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"BinaryCrossEntropy expects targets 0 or 1; "
+                             f"got values in [{y.min():.3g}, {y.max():.3g}]")
+        eps = np.finfo(p.dtype).eps
+        p = np.clip(p, eps, 1 - eps)
+        self.cache = (p, y)
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def backward(self) -> np.ndarray:
+        p, y = self._saved()
+        return (p - y) / (p * (1 - p)) / p.size
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax followed by cross-entropy, fused: L = -mean(log softmax(z)[label]).
+
+    z: logits (N, K) (no softmax layer before it); labels: ints (N,) in [0, K).
+    The fused gradient is simply (softmax(z) - onehot(labels)) / N.
+    """
+
+    def forward(self, z: np.ndarray, labels: np.ndarray) -> float:
+        z = _float(z, "logits")
+        labels = np.asarray(labels)
+        if z.ndim != 2:
+            raise ValueError(f"SoftmaxCrossEntropy expects logits of shape (N, K), got {z.shape}")
+        N, K = z.shape
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"SoftmaxCrossEntropy expects integer class labels, got dtype {labels.dtype} "
+                            f"(use labels.astype(int))")
+        if labels.shape != (N,):
+            raise ValueError(f"SoftmaxCrossEntropy expects labels of shape ({N},), got {labels.shape}")
+        if N and (labels.min() < 0 or labels.max() >= K):
+            raise ValueError(f"labels must be in [0, {K}) for {K} classes; got values in "
+                             f"[{labels.min()}, {labels.max()}]")
+        logp = F.log_softmax(z)
+        self.cache = (logp, labels)
+        return float(-logp[np.arange(N), labels].mean())
+
+    def backward(self) -> np.ndarray:
+        logp, labels = self._saved()
+        dz = np.exp(logp)  # softmax(z), a fresh array we can edit
+        dz[np.arange(len(dz)), labels] -= 1
+        dz /= len(dz)
+        return dz
+
+
+class MeanSquaredError(Loss):
+    """L = mean((pred - y)^2) over all elements; shapes must match."""
+
+    def forward(self, pred: np.ndarray, y: np.ndarray) -> float:
+        pred, y = _float(pred, "predictions"), np.asarray(y)
+        if y.shape != pred.shape:
+            raise ValueError(f"MeanSquaredError: target shape {y.shape} does not match "
+                             f"prediction shape {pred.shape}")
+        diff = pred - y.astype(pred.dtype)
+        self.cache = diff
+        return float(np.mean(diff * diff))
+
+    def backward(self) -> np.ndarray:
+        diff = self._saved()
+        return 2 * diff / diff.size

@@ -1,0 +1,132 @@
+"""Models: a ``Sequential`` stack of layers, and ``MLP`` which builds one from a list of sizes."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .layers import Dense, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU}
+
+
+class Sequential:
+    """Layers applied in order. ``forward`` runs them first to last, ``backward`` last to first.
+
+    ``.params`` / ``.grads`` are flat dicts named ``"<layer index>.<param name>"`` (e.g. ``"0.W"``)
+    whose values are the layers' own arrays, so updating them in place updates the model.
+    """
+
+    def __init__(self, *layers: Layer):
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Backpropagate ``dy = dLoss/dOutput``; fills every layer's ``.grads``; returns dLoss/dInput.
+
+        Training never needs dLoss/dInput (the data is not learned), so ``fit`` passes
+        ``input_grad=False``: we stop at the first layer with parameters and skip its dx, which is the
+        biggest matmul of an MLP's first layer (784 inputs) and the col2im of a first conv.
+        """
+        if input_grad:
+            for layer in reversed(self.layers):
+                dy = layer.backward(dy)
+            return dy
+        learnable = [i for i, layer in enumerate(self.layers) if layer.params]
+        if learnable:
+            first = learnable[0]
+            for layer in reversed(self.layers[first + 1 :]):
+                dy = layer.backward(dy)
+            self.layers[first].backward(dy, input_grad=False)
+        return None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{name}": p for i, layer in enumerate(self.layers) for name, p in layer.params.items()}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
+
+    def astype(self, dtype) -> "Sequential":
+        """Convert every parameter to ``dtype`` (before building an optimiser). Returns self."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    def save(self, path) -> None:
+        """Write the parameters to an ``.npz`` file (plain arrays, no pickle)."""
+        np.savez(path, **self.params)
+
+    def load(self, path) -> "Sequential":
+        """Read parameters saved by ``save`` into this model, in place. Every name and shape must match."""
+        path = Path(path)
+        if not path.exists() and path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")  # np.savez adds the suffix, so accept the same name
+        with np.load(path, allow_pickle=False) as saved:
+            params = self.params
+            missing = sorted(set(params) - set(saved.files))
+            unexpected = sorted(set(saved.files) - set(params))
+            if missing or unexpected:
+                raise ValueError(f"{path}: parameter names differ from the model: "
+                                 f"missing {missing}, unexpected {unexpected}")
+            for name, p in params.items():
+                if saved[name].shape != p.shape:
+                    raise ValueError(f"{path}: tensor {name!r} has shape {saved[name].shape}, "
+                                     f"the model expects {p.shape}")
+            for name, p in params.items():
+                p[...] = saved[name]  # in place: keeps dtype and array identity
+        return self
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Layer:
+        return self.layers[i]
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __repr__(self) -> str:
+        n = sum(p.size for p in self.params.values())
+        lines = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"{type(self).__name__}({lines}\n)  # {n:,} parameters"
+
+
+class MLP(Sequential):
+    """Multi-layer perceptron: Dense layers of ``sizes`` with ``activation`` between them.
+
+    ``MLP([2, 16, 1])`` = Dense(2, 16) -> Sigmoid -> Dense(16, 1) -> Sigmoid.
+    ``output`` is the last activation: "sigmoid" (for BinaryCrossEntropy), or None / "linear" for
+    raw logits (for SoftmaxCrossEntropy). ``init`` defaults to "he" for relu/leaky_relu and
+    "xavier" for sigmoid/tanh. All weights come from one Generator seeded with ``seed``.
+    """
+
+    def __init__(self, sizes: Sequence[int], activation: str = "sigmoid", output: str | None = "sigmoid",
+                 init: str | None = None, seed: int | None = 0, dtype=np.float64):
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least [n_in, n_out], got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
+        if output not in (None, "linear") and output not in ACTIVATIONS:
+            raise ValueError(f"unknown output {output!r}; "
+                             f"choose None, 'linear' or one of {sorted(ACTIVATIONS)}")
+        if init is None:
+            init = "he" if activation in ("relu", "leaky_relu") else "xavier"
+        rng = np.random.default_rng(seed)
+        layers: list[Layer] = []
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(Dense(n_in, n_out, init=init, rng=rng, dtype=dtype))
+            last = i == len(sizes) - 2
+            act = output if last else activation
+            if act not in (None, "linear"):
+                layers.append(ACTIVATIONS[act]())
+        super().__init__(*layers)
+        self.sizes, self.activation, self.output = list(sizes), activation, output
