@@ -1,0 +1,254 @@
+"""The PyTorch CNNs of chapters 5 and 6, and converters between them and dlcore models.
+
+``import dlcore.torch_models`` does not import torch: every function imports it when called, so the rest of
+dlcore (and this module's docstrings) work on a machine without PyTorch.
+
+* ``fashion_cnn()`` builds chapter 5's Fashion-MNIST network; ``load_fashion_cnn(path)`` rebuilds it and loads
+  the ``state_dict`` that chapter 5 saves (``chapters/checkpoints/fashion_cnn.pt``).
+* ``small_fashion_cnn()`` is the small, fast network that chapter 6 trains itself (no batch norm, so it maps
+  one to one onto a dlcore ``Sequential``).
+* ``to_dlcore(module)`` copies a torch ``nn.Sequential`` of standard layers into a dlcore ``Sequential``
+  (folding eval-mode batch norm into the convolution before it); ``from_dlcore(model)`` goes the other way.
+  Same weights, same function: chapter 6 checks that both give the same feature maps and saliency maps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# Fashion-MNIST pixel statistics over the 60,000 training images (pixels scaled to [0, 1])
+FASHION_MEAN, FASHION_STD = 0.2860, 0.3530
+
+
+def fashion_cnn(c1: int = 32, c2: int = 64, hidden: int = 128, n_classes: int = 10):
+    """Chapter 5's CNN for standardised 1x28x28 images, as an ``nn.Sequential``.
+
+    Two conv blocks, then a classifier, under the names that chapter 5's ``FashionCNN`` uses (so its
+    ``state_dict`` keys, e.g. ``features.0.0.weight``, load unchanged)::
+
+        features:   block(1, c1)   (N, 1, 28, 28) -> (N, c1, 14, 14)
+                    block(c1, c2)  -> (N, c2, 7, 7)
+        classifier: Flatten -> Linear(c2*49, hidden) -> ReLU -> Linear(hidden, n_classes)   (logits)
+
+    where block(c_in, c_out) = Conv2d 3x3 (padding 1, no bias) -> MaxPool2d(2) -> BatchNorm2d -> ReLU.
+    The pooling comes right after the convolution ("pool first", see chapter 5: the same function as
+    conv-BN-ReLU-pool when BN's scales are positive, at a quarter of the cost). The convolutions have no bias
+    because the batch norm's shift replaces it. Inputs are standardised with ``FASHION_MEAN`` and
+    ``FASHION_STD``. Weights use PyTorch's default initialisation (seed with ``torch.manual_seed`` first).
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    def block(c_in: int, c_out: int):
+        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                             nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+    return nn.Sequential(OrderedDict(
+        features=nn.Sequential(block(1, c1), block(c1, c2)),
+        classifier=nn.Sequential(nn.Flatten(), nn.Linear(c2 * 7 * 7, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, n_classes)),
+    ))
+
+
+def load_fashion_cnn(path: str | Path, map_location: str = "cpu", **kwargs):
+    """``fashion_cnn(**kwargs)`` with the ``state_dict`` saved at ``path``, in eval mode.
+
+    The file is read with ``torch.load(..., weights_only=True)``: plain tensors only, no pickled code.
+    ``kwargs`` must match the architecture that was saved (a mismatch raises torch's RuntimeError,
+    which names the tensors whose shapes differ).
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: run chapter 5 first (it saves the weights there)")
+    model = fashion_cnn(**kwargs)
+    state = torch.load(path, map_location=map_location, weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def small_fashion_cnn(c1: int = 16, c2: int = 32, n_classes: int = 10, seed: int | None = 0):
+    """A small, fast CNN for 1x28x28 images (chapter 6 trains it in well under a minute on a laptop CPU).
+
+    ::
+
+        (N, 1, 28, 28) -> Conv 5x5 (1 -> c1, padding 2) -> ReLU -> MaxPool 2 -> (N, c1, 14, 14)
+                       -> Conv 3x3 (c1 -> c2, padding 1) -> ReLU -> MaxPool 2 -> (N, c2, 7, 7)
+                       -> Flatten -> Linear(c2*49, n_classes)                                   (logits)
+
+    The first layer's 5x5 filters are large enough to look at. There is no batch norm, so ``to_dlcore``
+    copies it exactly, layer for layer (same indices, hence the same layer names in both frameworks).
+    ``seed`` seeds torch's generator just for the initial weights (``None``: leave the generator alone).
+    """
+    import torch
+    from torch import nn
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 7 * 7, n_classes),
+    )
+
+
+# ----------------------------------------------------------------------------- torch <-> dlcore
+
+
+def _single(value, what: str, module) -> int:
+    """An int from an int or a pair of equal ints (PyTorch stores kernel sizes etc. as pairs)."""
+    if isinstance(value, tuple | list):
+        if len(set(value)) != 1:
+            raise ValueError(f"{module}: dlcore supports only square {what}, got {tuple(value)}")
+        value = value[0]
+    if not isinstance(value, int):
+        raise ValueError(f"{module}: dlcore cannot represent {what}={value!r}")
+    return value
+
+
+def _bn_affine(bn) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode batch norm as y = s * x + t per channel: s = gamma / sqrt(var + eps), t = beta - s * mean."""
+    if bn.running_mean is None:
+        raise ValueError(f"{bn}: batch norm without running statistics cannot be folded")
+    var = bn.running_var.detach().double().cpu().numpy()
+    mean = bn.running_mean.detach().double().cpu().numpy()
+    gamma = bn.weight.detach().double().cpu().numpy() if bn.affine else np.ones_like(var)
+    beta = bn.bias.detach().double().cpu().numpy() if bn.affine else np.zeros_like(var)
+    s = gamma / np.sqrt(var + bn.eps)
+    return s, beta - s * mean
+
+
+def to_dlcore(module, dtype=np.float64):
+    """A dlcore ``Sequential`` computing the same function as the torch ``module`` in eval mode.
+
+    ``module`` is an ``nn.Sequential`` (nested ones are flattened) of ``Conv2d`` (square kernel, stride and
+    padding, no groups or dilation), ``Linear``, ``MaxPool2d`` (square, no padding), ``Flatten``, ``ReLU``,
+    ``LeakyReLU``, ``Sigmoid``, ``Tanh``, ``Dropout`` (dropped: it is the identity in eval mode) and
+    ``BatchNorm2d`` / ``BatchNorm1d``, which dlcore does not have: an eval-mode batch norm is a per-channel
+    affine map ``s * x + t``, folded into the ``Conv2d`` / ``Linear`` before it (``W *= s``,
+    ``b = s * b + t``), also across a max-pool in between when every ``s > 0`` (max-pooling commutes
+    with increasing maps).
+    Conv weights copy unchanged (same layout); ``Linear.weight`` is transposed into ``Dense.W``.
+
+    Without batch norm and dropout the layers correspond one to one, so indices (and hence the layer names
+    that ``dlcore.cnnviz`` uses) agree. Parameters are computed in float64 and stored in ``dtype``.
+    """
+    from torch import nn
+
+    from .layers import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+    from .model import Sequential
+
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"to_dlcore needs an nn.Sequential, got {type(module).__name__}")
+    leaves = [m for m in module.modules() if not isinstance(m, nn.Sequential)]
+    layers: list = []
+
+    def tensor(t) -> np.ndarray:
+        return t.detach().double().cpu().numpy()
+
+    for m in leaves:
+        if isinstance(m, nn.Conv2d):
+            if m.groups != 1 or _single(m.dilation, "dilation", m) != 1 or m.padding_mode != "zeros":
+                raise ValueError(f"{m}: dlcore's Conv2D has no groups, dilation or non-zero padding modes")
+            if isinstance(m.padding, str):
+                raise ValueError(f"{m}: give padding as a number, not {m.padding!r}")
+            layer = Conv2D(m.in_channels, m.out_channels, _single(m.kernel_size, "kernels", m),
+                           stride=_single(m.stride, "strides", m), padding=_single(m.padding, "padding", m))
+            layer.params["W"] = tensor(m.weight)
+            layer.params["b"] = tensor(m.bias) if m.bias is not None else np.zeros(m.out_channels)
+        elif isinstance(m, nn.Linear):
+            layer = Dense(m.in_features, m.out_features)
+            layer.params["W"] = tensor(m.weight).T.copy()
+            layer.params["b"] = tensor(m.bias) if m.bias is not None else np.zeros(m.out_features)
+        elif isinstance(m, nn.MaxPool2d):
+            no_padding = _single(m.padding, "padding", m) == 0
+            if not no_padding or _single(m.dilation, "dilation", m) != 1 or m.ceil_mode:
+                raise ValueError(f"{m}: dlcore's MaxPool2D has no padding, dilation or ceil_mode")
+            k = _single(m.kernel_size, "windows", m)
+            layer = MaxPool2D(k, stride=_single(m.stride if m.stride is not None else k, "strides", m))
+        elif isinstance(m, nn.Flatten):
+            if m.start_dim != 1 or m.end_dim != -1:
+                raise ValueError(f"{m}: dlcore's Flatten keeps the batch axis and flattens the rest")
+            layer = Flatten()
+        elif isinstance(m, nn.ReLU):
+            layer = ReLU()
+        elif isinstance(m, nn.LeakyReLU):
+            layer = LeakyReLU(m.negative_slope)
+        elif isinstance(m, nn.Sigmoid):
+            layer = Sigmoid()
+        elif isinstance(m, nn.Tanh):
+            layer = Tanh()
+        elif isinstance(m, nn.Dropout | nn.Identity):
+            continue
+        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
+            _fold_batchnorm(m, layers, Conv2D, Dense, MaxPool2D)
+            continue
+        else:
+            raise ValueError(f"to_dlcore: no dlcore equivalent for {type(m).__name__} ({m})")
+        layers.append(layer)
+    model = Sequential(*layers)
+    return model.astype(dtype)
+
+
+def _fold_batchnorm(bn, layers: list, Conv2D, Dense, MaxPool2D) -> None:
+    """Fold the eval-mode ``bn`` into the last Conv2D/Dense of ``layers`` (possibly behind a MaxPool2D)."""
+    s, t = _bn_affine(bn)
+    target = len(layers) - 1
+    if target >= 0 and isinstance(layers[target], MaxPool2D):
+        if np.any(s <= 0):
+            raise ValueError(f"{bn} follows a max-pool and has a non-positive scale: it does not commute "
+                             f"with the pooling, so it cannot be folded into the convolution")
+        target -= 1
+    kind = Conv2D if bn.__class__.__name__ == "BatchNorm2d" else Dense
+    if target < 0 or not isinstance(layers[target], kind):
+        raise ValueError(f"{bn} must follow a {'Conv2d' if kind is Conv2D else 'Linear'} "
+                         f"(optionally with a max-pool in between) to be folded into it")
+    layer = layers[target]
+    W, b = layer.params["W"], layer.params["b"]
+    if kind is Conv2D:
+        layer.params["W"] = W * s[:, None, None, None]
+    else:
+        layer.params["W"] = W * s[None, :]
+    layer.params["b"] = s * b + t
+
+
+def from_dlcore(model, dtype=None):
+    """An ``nn.Sequential`` with the same layers and weights as the dlcore ``Sequential`` ``model``.
+
+    Conv2D, Dense, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid and Tanh map one to one (same indices).
+    ``dtype``: a torch dtype, default ``torch.float64`` (use float64 to compare the two to 1e-10).
+    """
+    import torch
+    from torch import nn
+
+    from .layers import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+
+    dtype = torch.float64 if dtype is None else dtype
+    modules = []
+    for layer in model.layers:
+        if isinstance(layer, Conv2D):
+            m = nn.Conv2d(layer.c_in, layer.c_out, layer.k, stride=layer.stride, padding=layer.padding)
+            weights = {"weight": layer.params["W"], "bias": layer.params["b"]}
+        elif isinstance(layer, Dense):
+            m = nn.Linear(layer.n_in, layer.n_out)
+            weights = {"weight": layer.params["W"].T, "bias": layer.params["b"]}
+        elif isinstance(layer, MaxPool2D):
+            m, weights = nn.MaxPool2d(layer.k, stride=layer.stride), {}
+        elif isinstance(layer, Flatten):
+            m, weights = nn.Flatten(), {}
+        elif isinstance(layer, LeakyReLU):
+            m, weights = nn.LeakyReLU(layer.negative_slope), {}
+        elif isinstance(layer, ReLU | Sigmoid | Tanh):
+            m, weights = {ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}[type(layer)](), {}
+        else:
+            raise ValueError(f"from_dlcore: no torch equivalent for {layer!r}")
+        m = m.to(dtype)
+        with torch.no_grad():
+            for name, value in weights.items():
+                getattr(m, name).copy_(torch.as_tensor(np.ascontiguousarray(value)))
+        modules.append(m)
+    return nn.Sequential(*modules).eval()
