@@ -74,8 +74,10 @@ def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -
     windows as a view (no copy); the final reshape makes the one copy.
     """
     N, C, H, W = x.shape
-    if padding:
-        x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    if padding:  # a zero canvas with x in the middle
+        xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
+        xp[:, :, padding : padding + H, padding : padding + W] = x
+        x = xp
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
     win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
     # win: (N, C, OH, OW, kh, kw) -> (C, kh, kw, N, OH, OW) -> (C*kh*kw, N*OH*OW)
