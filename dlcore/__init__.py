@@ -4,8 +4,8 @@ One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (in
 ``layers``, ``losses``, ``model`` (Sequential, MLP), ``optim`` (SGD, Adam), ``train`` (fit) and
 ``gradcheck``. Samples are rows: dense inputs are (N, features), images (N, C, H, W).
 
-``dlcore.data``, ``dlcore.viz`` and ``dlcore.widgets`` are loaded on first use (they need extra
-packages), and nothing in dlcore imports torch.
+``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
+(they need extra packages), and nothing in dlcore imports torch at import time.
 """
 
 import importlib
@@ -19,7 +19,7 @@ from .train import History, accuracy, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("data", "viz", "widgets")
+_LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "train",
