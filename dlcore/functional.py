@@ -46,13 +46,15 @@ def leaky_relu(z: np.ndarray, negative_slope: float = 0.01) -> np.ndarray:
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """e^z / sum(e^z) along ``axis``; subtracting the max first keeps e^z from overflowing."""
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    z = np.asarray(z)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """log(softmax(z)) = z - logsumexp(z), computed without forming softmax (no log(0))."""
-    shifted = z - np.max(z, axis=axis, keepdims=True)
+    z = np.asarray(z)
+    shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
@@ -64,40 +66,48 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
     return (n + 2 * padding - k) // stride + 1
 
 
+def pad(x: np.ndarray, padding: int) -> np.ndarray:
+    """x (N, C, H, W) on a zero canvas (N, C, H + 2p, W + 2p); x itself when padding is 0."""
+    if not padding:
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
+    xp[:, :, padding : padding + H, padding : padding + W] = x
+    return xp
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -> np.ndarray:
-    """Unfold every (kh, kw) window of ``x`` into a column.
+    """Unfold every (kh, kw) window of every image into a column.
 
-    x: (N, C, H, W)  ->  cols: (C*kh*kw, N*OH*OW)   (the CS231n layout)
+    x: (N, C, H, W)  ->  cols: (N, C*kh*kw, OH*OW)   (the layout of ``torch.nn.functional.unfold``)
 
-    Row ``(c, i, j)`` of ``cols`` holds pixel ``(i, j)`` of channel ``c`` of every window, so a
-    convolution is one matmul: ``W.reshape(C_out, -1) @ cols``. ``sliding_window_view`` builds the
-    windows as a view (no copy); the final reshape makes the one copy.
+    ``cols[n]`` is one matrix per image: row ``(c, i, j)`` holds pixel ``(i, j)`` of channel ``c`` of
+    every window, column ``(oh, ow)`` is one window. A convolution is then one matmul per image,
+    ``W.reshape(C_out, -1) @ cols`` (numpy's matmul broadcasts over the batch), and the result
+    ``(N, C_out, OH*OW)`` is already in image layout. ``sliding_window_view`` builds the windows as a
+    view (no copy); the final reshape makes the one copy.
     """
     N, C, H, W = x.shape
-    if padding:  # a zero canvas with x in the middle
-        xp = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=x.dtype)
-        xp[:, :, padding : padding + H, padding : padding + W] = x
-        x = xp
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
-    # win: (N, C, OH, OW, kh, kw) -> (C, kh, kw, N, OH, OW) -> (C*kh*kw, N*OH*OW)
-    return win.transpose(1, 4, 5, 0, 2, 3).reshape(C * kh * kw, N * OH * OW)
+    win = np.lib.stride_tricks.sliding_window_view(pad(x, padding), (kh, kw), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride]  # (N, C, OH, OW, kh, kw)
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, OH * OW)
 
 
 def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, stride: int = 1,
            padding: int = 0) -> np.ndarray:
     """The adjoint of ``im2col``: add every column back onto the pixels its window came from.
 
-    cols: (C*kh*kw, N*OH*OW)  ->  (N, C, H, W)
+    cols: (N, C*kh*kw, OH*OW)  ->  (N, C, H, W)   (``torch.nn.functional.fold``)
 
     Overlapping windows make pixels receive several contributions, so we *add*. One slice-add per
     kernel offset (i, j) moves all N*C*OH*OW values at once: kh*kw numpy calls, no loop over positions.
     """
     N, C, H, W = x_shape
     OH, OW = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
-    d = cols.reshape(C, kh, kw, N, OH, OW)
-    dx = np.zeros((C, N, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
+    d = cols.reshape(N, C, kh, kw, OH, OW)
+    dx = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += d[:, i, j]
-    return dx[:, :, padding : padding + H, padding : padding + W].transpose(1, 0, 2, 3)
+            dx[:, :, i : i + stride * OH : stride, j : j + stride * OW : stride] += d[:, :, i, j]
+    return dx[:, :, padding : padding + H, padding : padding + W]

@@ -13,6 +13,7 @@ model in the dtype you feed it (``MLP(..., dtype=np.float32)`` or ``model.astype
 import numpy as np
 
 from . import functional as F
+from . import parallel
 from .init import initialise
 
 
@@ -43,6 +44,8 @@ class Layer:
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dy = dLoss/dy (shape of forward's output) -> dx = dLoss/dx; fills ``self.grads``.
+        Layers with parameters also accept ``input_grad=False`` to skip dx (see Sequential.backward)."""
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -186,11 +189,18 @@ class LeakyReLU(Layer):
 
 
 class Conv2D(Layer):
-    """2-D convolution (a cross-correlation, as in every DL library) as im2col + one matmul.
+    """2-D convolution (a cross-correlation, as in every DL library) as im2col + a matmul.
 
     x: (N, c_in, H, W) -> y: (N, c_out, OH, OW) with OH = (H + 2*padding - k) // stride + 1.
     W: (c_out, c_in, k, k), b: (c_out,) — PyTorch's layout, so weights copy across unchanged.
+
+    Speed: the column matrix is k*k times bigger than the input, and moving it through memory costs
+    more than the arithmetic. So we work on a few images at a time (``chunk_bytes`` of columns, small
+    enough to stay in a core's cache), run the chunks on all cores (``dlcore.parallel``), and build the
+    columns again in backward instead of keeping them all.
     """
+
+    chunk_bytes = 4 * 2**20
 
     def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  init: str = "he", rng=None, seed: int | None = None, dtype=np.float64):
@@ -202,6 +212,10 @@ class Conv2D(Layer):
         W = initialise((c_out, c_in, kernel_size, kernel_size), init, _rng(rng, seed), dtype)
         self.params = {"W": W, "b": np.zeros(c_out, dtype=dtype)}
 
+    def _chunks(self, N: int, n_cols: int, itemsize: int) -> list[slice]:
+        step = max(1, self.chunk_bytes // (self.c_in * self.k**2 * n_cols * itemsize))
+        return [slice(i, min(i + step, N)) for i in range(0, N, step)]
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _float_input(x, self.params["W"].dtype)
         if x.ndim != 4 or x.shape[1] != self.c_in:
@@ -211,26 +225,38 @@ class Conv2D(Layer):
         if min(H, W_) + 2 * p < k:
             raise ValueError(f"{self!r}: input {H}x{W_} (padded by {p}) is smaller than the {k}x{k} kernel")
         OH, OW = F.conv_output_size(H, k, s, p), F.conv_output_size(W_, k, s, p)
+        W = self._param("W", x.dtype).reshape(self.c_out, -1)  # (c_out, c_in*k*k)
+        b = self._param("b", x.dtype)[:, None]
+        y = np.empty((N, self.c_out, OH * OW), dtype=x.dtype)
 
-        cols = F.im2col(x, k, k, s, p)                               # (c_in*k*k, N*OH*OW)
-        y = self._param("W", x.dtype).reshape(self.c_out, -1) @ cols  # (c_out, N*OH*OW)
-        y += self._param("b", x.dtype)[:, None]
-        self.cache = (x.shape, cols, OH, OW)
-        return y.reshape(self.c_out, N, OH, OW).transpose(1, 0, 2, 3)  # a view, no copy
+        def one_chunk(part: slice) -> None:
+            cols = F.im2col(x[part], k, k, s, p)  # (n, c_in*k*k, OH*OW)
+            np.matmul(W, cols, out=y[part])       # (n, c_out, OH*OW): one matmul per image
+            y[part] += b
+
+        parallel.map_chunks(one_chunk, self._chunks(N, OH * OW, x.itemsize))
+        self.cache = x
+        return y.reshape(N, self.c_out, OH, OW)
 
     def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """dy: (N, c_out, OH, OW) -> dx: (N, c_in, H, W). ``input_grad=False`` skips dx."""
-        x_shape, cols, OH, OW = self._saved()
-        dy = self._check_dy(dy, (x_shape[0], self.c_out, OH, OW), cols.dtype)
-        W = self._param("W", cols.dtype)
+        x = self._saved()
+        k, s, p = self.k, self.stride, self.padding
+        N, OH, OW = len(x), F.conv_output_size(x.shape[2], k, s, p), F.conv_output_size(x.shape[3], k, s, p)
+        dy = self._check_dy(dy, (N, self.c_out, OH, OW), x.dtype)
+        dY = dy.reshape(N, self.c_out, OH * OW)
+        W = self._param("W", x.dtype).reshape(self.c_out, -1)
+        dx = np.empty(x.shape, dtype=x.dtype) if input_grad else None
 
-        dY = dy.transpose(1, 0, 2, 3).reshape(self.c_out, -1)        # (c_out, N*OH*OW)
-        dW = (cols @ dY.T).T  # = dY @ cols.T; this operand order runs faster in BLAS
-        self.grads = {"W": dW.reshape(W.shape), "b": dY.sum(axis=1)}
-        if not input_grad:
-            return None
-        dcols = W.reshape(self.c_out, -1).T @ dY                      # (c_in*k*k, N*OH*OW)
-        return F.col2im(dcols, x_shape, self.k, self.k, self.stride, self.padding)
+        def one_chunk(part: slice) -> np.ndarray:
+            cols = F.im2col(x[part], k, k, s, p)  # built again: cheaper than keeping them all
+            if input_grad:
+                dx[part] = F.col2im(W.T @ dY[part], dx[part].shape, k, k, s, p)
+            return (cols @ dY[part].transpose(0, 2, 1)).sum(axis=0)  # dW.T of these images: (c_in*k*k, c_out)
+
+        dWt = sum(parallel.map_chunks(one_chunk, self._chunks(N, OH * OW, x.itemsize)))
+        self.grads = {"W": dWt.T.reshape(self.params["W"].shape), "b": dy.sum(axis=(0, 2, 3))}
+        return dx
 
     def __repr__(self) -> str:
         return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.k}, "
@@ -267,13 +293,19 @@ class MaxPool2D(Layer):
         if min(x.shape[2:]) < self.k:
             raise ValueError(f"{self!r}: input {x.shape[2]}x{x.shape[3]} is smaller than the window")
         OH, OW = (F.conv_output_size(n, self.k, self.stride) for n in x.shape[2:])
-        y = self._entry(x, 0, OH, OW).copy()
+        y = np.empty((*x.shape[:2], OH, OW), dtype=x.dtype)
         argmax = np.zeros(y.shape, dtype=np.int16)  # which entry t of each window holds the max
-        for t in range(1, self.k * self.k):
-            v = self._entry(x, t, OH, OW)
-            bigger = v > y  # strictly bigger: a tie keeps the earlier entry
-            np.maximum(y, v, out=y)
-            argmax += bigger * (t - argmax)  # argmax = t where bigger (arithmetic beats np.where here)
+
+        def one_chunk(part: slice) -> None:  # a few images (chunks run on all cores, see Conv2D)
+            xs, ys, arg = x[part], y[part], argmax[part]
+            ys[...] = self._entry(xs, 0, OH, OW)
+            for t in range(1, self.k * self.k):
+                v = self._entry(xs, t, OH, OW)
+                bigger = v > ys  # strictly bigger: a tie keeps the earlier entry
+                np.maximum(ys, v, out=ys)
+                arg += bigger * (t - arg)  # arg = t where bigger (arithmetic beats np.where here)
+
+        parallel.map_chunks(one_chunk, self._chunks(len(x), x[:1].nbytes))
         self.cache = (x.shape, x.dtype, argmax)
         return y
 
@@ -281,10 +313,20 @@ class MaxPool2D(Layer):
         x_shape, dtype, argmax = self._saved()
         dy = self._check_dy(dy, argmax.shape, dtype)
         dx = np.zeros(x_shape, dtype=dtype)
-        for t in range(self.k * self.k):  # add: with stride < k windows overlap
-            dx_t = self._entry(dx, t, *argmax.shape[2:])
-            dx_t += dy * (argmax == t)
+
+        def one_chunk(part: slice) -> None:
+            for t in range(self.k * self.k):  # add: with stride < k windows overlap
+                dx_t = self._entry(dx[part], t, *argmax.shape[2:])
+                dx_t += dy[part] * (argmax[part] == t)
+
+        parallel.map_chunks(one_chunk, self._chunks(len(dy), dx[:1].nbytes))
         return dx
+
+    chunk_bytes = 2**20
+
+    def _chunks(self, N: int, bytes_per_image: int) -> list[slice]:
+        step = max(1, self.chunk_bytes // bytes_per_image)
+        return [slice(i, min(i + step, N)) for i in range(0, N, step)]
 
     def __repr__(self) -> str:
         return f"MaxPool2D(kernel_size={self.k}, stride={self.stride})"

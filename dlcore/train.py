@@ -35,8 +35,12 @@ def _labels(out: np.ndarray) -> np.ndarray:
     return (out.reshape(len(out)) > 0.5).astype(np.int64)
 
 
-def _n_correct(out: np.ndarray, y: np.ndarray) -> int:
-    return int((_labels(out) == np.asarray(y).reshape(len(out))).sum())
+def _n_correct(out: np.ndarray, y: np.ndarray) -> float:
+    """How many predicted labels equal ``y``; NaN when ``y`` is not one label per sample (regression)."""
+    y = np.asarray(y)
+    if y.size != len(out):
+        return np.nan
+    return float((_labels(out) == y.reshape(len(out))).sum())
 
 
 def predict(model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -76,6 +80,8 @@ def fit(model, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, epochs: int, ba
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
     N = len(X)
     batch_size = N if batch_size is None else batch_size
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     rng = np.random.default_rng(seed)
     history = History()
 
@@ -114,4 +120,6 @@ def fit(model, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, epochs: int, ba
             epoch_range.set_postfix(history.last())
         if any([cb(epoch, model, history) is True for cb in callbacks]):
             break
+    if hasattr(epoch_range, "close"):  # the progress bar, also when a callback stopped early
+        epoch_range.close()
     return history

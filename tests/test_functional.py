@@ -68,10 +68,9 @@ def test_conv_output_size(n, k, s, p, expected):
                                                     ((3, 1, 8, 8), 3, 3, 2), ((2, 2, 4, 4), 4, 1, 0)])
 def test_im2col_matches_torch_unfold(torch, rng, shape, k, s, p):
     x = rng.standard_normal(shape)
-    cols = F.im2col(x, k, k, s, p)
-    # torch's unfold gives (N, C*k*k, L); ours is (C*k*k, N*L) with the batch as the slow column index
+    cols = F.im2col(x, k, k, s, p)  # (N, C*k*k, L): the same layout as torch's unfold
     ref = torch.nn.functional.unfold(torch.tensor(x), k, padding=p, stride=s).numpy()
-    np.testing.assert_array_equal(cols, ref.transpose(1, 0, 2).reshape(cols.shape))
+    np.testing.assert_array_equal(cols, ref)
 
 
 @pytest.mark.parametrize(("shape", "k", "s", "p"), [((2, 3, 5, 7), 3, 1, 0), ((1, 2, 6, 5), 2, 2, 1),
@@ -88,7 +87,5 @@ def test_col2im_is_the_adjoint_of_im2col(rng, shape, k, s, p):
 def test_col2im_matches_torch_fold(torch, rng):
     shape, k, s, p = (2, 3, 7, 6), 3, 2, 1
     c = rng.standard_normal(F.im2col(np.zeros(shape), k, k, s, p).shape)
-    N, L = shape[0], c.shape[1] // shape[0]
-    ref = torch.nn.functional.fold(torch.tensor(c.reshape(-1, N, L).transpose(1, 0, 2)), shape[2:], k,
-                                   padding=p, stride=s).numpy()
+    ref = torch.nn.functional.fold(torch.tensor(c), shape[2:], k, padding=p, stride=s).numpy()
     np.testing.assert_allclose(F.col2im(c, shape, k, k, s, p), ref, rtol=1e-12, atol=1e-12)

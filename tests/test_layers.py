@@ -143,6 +143,15 @@ def test_conv_matches_torch(torch, rng, N, c_in, H, W, c_out, k, s, p):
                        {"W": "weight", "b": "bias"})
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 6000, 2**30])  # 1 image per chunk, 2, all at once
+def test_conv_chunking_does_not_change_results(torch, rng, chunk_bytes):
+    layer = with_random_bias(Conv2D(3, 4, 3, stride=2, padding=1, seed=0))
+    layer.chunk_bytes = chunk_bytes
+    compare_with_torch(torch, layer, torch_conv(torch, layer), rng.standard_normal((5, 3, 7, 6)),
+                       {"W": "weight", "b": "bias"})
+    assert_gradcheck(layer, rng.standard_normal((3, 3, 5, 5)))
+
+
 @st.composite
 def conv_cases(draw):
     k, s, p = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(0, 2))

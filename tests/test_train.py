@@ -173,3 +173,20 @@ def test_mismatched_lengths():
     model = MLP([2, 1])
     with pytest.raises(ValueError, match="samples"):
         fit(model, BinaryCrossEntropy(), SGD(model, lr=0.1), np.zeros((5, 2)), np.zeros(4), epochs=1)
+
+
+def test_fit_regression_with_mse_records_nan_accuracy(rng):
+    from dlcore import MeanSquaredError
+
+    X = rng.standard_normal((64, 3))
+    Y = X @ rng.standard_normal((3, 2))  # two regression targets per sample
+    model = Dense(3, 2, seed=0)
+    history = fit(model, MeanSquaredError(), SGD(model, lr=0.1), X, Y, epochs=20, batch_size=16)
+    assert history.loss[-1] < 1e-3 * history.loss[0]
+    assert np.isnan(history.acc[-1])
+
+
+def test_bad_batch_size():
+    model = MLP([2, 1])
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(model, BinaryCrossEntropy(), SGD(model, lr=0.1), np.zeros((5, 2)), np.zeros(5), epochs=1, batch_size=0)
