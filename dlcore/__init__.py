@@ -1,8 +1,9 @@
 """dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
-``layers``, ``losses``, ``model`` (Sequential, MLP), ``optim`` (SGD, Adam), ``train`` (fit) and
-``gradcheck``. Samples are rows: dense inputs are (N, features), images (N, C, H, W).
+``layers``, ``losses``, ``model`` (Sequential, MLP), ``optim`` (SGD, Adam), ``train`` (fit),
+``gradcheck`` and ``parallel`` (the convolution's chunks on all cores). Samples are rows: dense
+inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
 (they need extra packages), and nothing in dlcore imports torch at import time.
@@ -10,7 +11,7 @@ One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (in
 
 import importlib
 
-from . import functional, gradcheck, init, layers, losses, model, optim, train
+from . import functional, gradcheck, init, layers, losses, model, optim, parallel, train
 from .layers import Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import MLP, Sequential
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
-    "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "train",
+    "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
     "Sequential", "MLP", "SGD", "Adam", "History", "fit", "predict", "accuracy", "evaluate",

@@ -45,16 +45,26 @@ def report(record_property, name, acc, seconds, epochs):
     print(f"\n{name}: test accuracy {acc:.4f} after {epochs} epochs in {seconds:.1f} s")
 
 
-def test_mlp_reaches_87_percent(fashion, record_property):
+def test_mlp_reaches_87_then_89_percent(fashion, record_property):
+    """MLP 784-256-128-10: >= 0.87 test accuracy after 10 epochs and >= 0.89 after 20 (one run)."""
     X, y, X_test, y_test = fashion
     X, X_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
     model = MLP([784, 256, 128, 10], activation="relu", output=None, init="he", seed=0, dtype=np.float32)
     optimizer = SGD(model, lr=0.01, momentum=0.9)
+    test_acc = []  # after every epoch
+
+    def record_test_accuracy(epoch, model, history):
+        test_acc.append(accuracy(model, X_test, y_test))
+
     start = time.perf_counter()
-    fit(model, SoftmaxCrossEntropy(), optimizer, X, y, epochs=10, batch_size=128, seed=0)
-    acc = accuracy(model, X_test, y_test)
-    report(record_property, "mlp", acc, time.perf_counter() - start, 10)
-    assert acc >= 0.87
+    fit(model, SoftmaxCrossEntropy(), optimizer, X, y, epochs=20, batch_size=128, seed=0,
+        callbacks=[record_test_accuracy])
+    seconds = time.perf_counter() - start
+    print("\nper-epoch test accuracy:", " ".join(f"{a:.3f}" for a in test_acc))
+    report(record_property, "mlp_10_epochs", test_acc[9], seconds / 2, 10)
+    report(record_property, "mlp_20_epochs", test_acc[19], seconds, 20)
+    assert test_acc[9] >= 0.87
+    assert test_acc[19] >= 0.89
 
 
 def test_cnn_reaches_90_percent(fashion, record_property):
