@@ -46,15 +46,21 @@ def report(record_property, name, acc, seconds, epochs):
 
 
 def test_mlp_reaches_87_then_89_percent(fashion, record_property):
-    """MLP 784-256-128-10: >= 0.87 test accuracy after 10 epochs and >= 0.89 after 20 (one run)."""
+    """MLP 784-256-128-10: >= 0.87 test accuracy after 10 epochs and >= 0.89 after 20 (one run).
+
+    SGD with momentum 0.9 from lr 0.05, halved every 5 epochs: the schedule was chosen on a validation
+    split (the last 5,000 training images) among a few standard ones, not on the test set.
+    """
     X, y, X_test, y_test = fashion
     X, X_test = X.reshape(len(X), -1), X_test.reshape(len(X_test), -1)
     model = MLP([784, 256, 128, 10], activation="relu", output=None, init="he", seed=0, dtype=np.float32)
-    optimizer = SGD(model, lr=0.01, momentum=0.9)
+    optimizer = SGD(model, lr=0.05, momentum=0.9)
     test_acc = []  # after every epoch
 
     def record_test_accuracy(epoch, model, history):
         test_acc.append(accuracy(model, X_test, y_test))
+        if (epoch + 1) % 5 == 0:
+            optimizer.lr /= 2
 
     start = time.perf_counter()
     fit(model, SoftmaxCrossEntropy(), optimizer, X, y, epochs=20, batch_size=128, seed=0,
