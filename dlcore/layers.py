@@ -213,8 +213,8 @@ class Conv2D(Layer):
         self.params = {"W": W, "b": np.zeros(c_out, dtype=dtype)}
 
     def _chunks(self, N: int, n_cols: int, itemsize: int) -> list[slice]:
-        step = max(1, self.chunk_bytes // (self.c_in * self.k**2 * n_cols * itemsize))
-        return [slice(i, min(i + step, N)) for i in range(0, N, step)]
+        """Slices of the batch with about ``chunk_bytes`` of columns each."""
+        return parallel.chunks(N, self.c_in * self.k**2 * n_cols * itemsize, self.chunk_bytes)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _float_input(x, self.params["W"].dtype)
@@ -274,6 +274,8 @@ class MaxPool2D(Layer):
     only to the (first) largest entry of each window, as in PyTorch.
     """
 
+    chunk_bytes = 2**20  # of input per chunk (see Conv2D)
+
     def __init__(self, kernel_size: int, stride: int | None = None):
         super().__init__()
         self.k = kernel_size
@@ -305,7 +307,7 @@ class MaxPool2D(Layer):
                 np.maximum(ys, v, out=ys)
                 arg += bigger * (t - arg)  # arg = t where bigger (arithmetic beats np.where here)
 
-        parallel.map_chunks(one_chunk, self._chunks(len(x), x[:1].nbytes))
+        parallel.map_chunks(one_chunk, parallel.chunks(len(x), x[:1].nbytes, self.chunk_bytes))
         self.cache = (x.shape, x.dtype, argmax)
         return y
 
@@ -319,14 +321,8 @@ class MaxPool2D(Layer):
                 dx_t = self._entry(dx[part], t, *argmax.shape[2:])
                 dx_t += dy[part] * (argmax[part] == t)
 
-        parallel.map_chunks(one_chunk, self._chunks(len(dy), dx[:1].nbytes))
+        parallel.map_chunks(one_chunk, parallel.chunks(len(dy), dx[:1].nbytes, self.chunk_bytes))
         return dx
-
-    chunk_bytes = 2**20
-
-    def _chunks(self, N: int, bytes_per_image: int) -> list[slice]:
-        step = max(1, self.chunk_bytes // bytes_per_image)
-        return [slice(i, min(i + step, N)) for i in range(0, N, step)]
 
     def __repr__(self) -> str:
         return f"MaxPool2D(kernel_size={self.k}, stride={self.stride})"

@@ -36,12 +36,18 @@ def set_num_threads(n: int | None) -> None:
     _state.update(threads=n, pool=None)
 
 
+def chunks(n_items: int, bytes_per_item: int, chunk_bytes: int) -> list[slice]:
+    """Slices of ``range(n_items)`` holding about ``chunk_bytes`` each (at least one item per slice)."""
+    step = max(1, chunk_bytes // bytes_per_item)
+    return [slice(i, min(i + step, n_items)) for i in range(0, n_items, step)]
+
+
 def map_chunks(fn: Callable, chunks: Sequence) -> list:
     """``[fn(c) for c in chunks]``, computed on ``num_threads()`` threads (one BLAS thread each)."""
     n = min(num_threads(), len(chunks))
     if n <= 1:
         return [fn(c) for c in chunks]
-    if _state["pool"] is None or _state["pool"]._max_workers != num_threads():
+    if _state["pool"] is None:  # set_num_threads drops the pool, so it always has num_threads() workers
         _state["pool"] = ThreadPoolExecutor(num_threads(), thread_name_prefix="dlcore")
     if _state["blas"] is None:
         from threadpoolctl import ThreadpoolController

@@ -46,3 +46,9 @@ def test_errors_propagate_from_worker_threads(threads):
 def test_bad_thread_count():
     with pytest.raises(ValueError, match="at least 1 thread"):
         parallel.set_num_threads(0)
+
+
+def test_chunks_cover_every_item_once():
+    parts = parallel.chunks(10, bytes_per_item=100, chunk_bytes=350)  # 3 items per chunk
+    assert parts == [slice(0, 3), slice(3, 6), slice(6, 9), slice(9, 10)]
+    assert parallel.chunks(2, bytes_per_item=100, chunk_bytes=1) == [slice(0, 1), slice(1, 2)]

@@ -71,29 +71,15 @@ def bench_mlp(torch, repeats: int) -> dict[str, float]:
 
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
 
-    def torch_epoch():
+    def torch_model():
         nn = torch.nn
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-        loss_fn, opt = nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1)
-        perm, total, correct = torch.randperm(len(Xt)), 0.0, 0
-        for i in range(0, len(Xt), 128):
-            idx = perm[i : i + 128]
-            xb, yb = Xt[idx], yt[idx]
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            correct += (out.argmax(1) == yb).sum().item()
+        return model, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1)
 
-    def torch_dataloader_epoch():  # the textbook loop: DataLoader over a TensorDataset
-        nn = torch.nn
-        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-        loss_fn, opt = nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xt, yt), batch_size=128, shuffle=True)
+    def torch_train(batches):  # what fit does per batch, including the running loss and accuracy
+        model, loss_fn, opt = torch_model()
         total, correct = 0.0, 0
-        for xb, yb in loader:
+        for xb, yb in batches:
             out = model(xb)
             loss = loss_fn(out, yb)
             opt.zero_grad()
@@ -101,6 +87,14 @@ def bench_mlp(torch, repeats: int) -> dict[str, float]:
             opt.step()
             total += loss.item() * len(yb)
             correct += (out.argmax(1) == yb).sum().item()
+
+    def torch_epoch():  # batches by indexing shuffled tensors directly
+        perm = torch.randperm(len(Xt))
+        torch_train((Xt[idx], yt[idx]) for idx in perm.split(128))
+
+    def torch_dataloader_epoch():  # the textbook loop: DataLoader over a TensorDataset
+        torch_train(torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xt, yt), batch_size=128,
+                                                shuffle=True))
 
     return best_times({"dlcore": dlcore_epoch, "torch": torch_epoch, "torch_dataloader": torch_dataloader_epoch},
                       repeats)
