@@ -1,7 +1,8 @@
 """dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
-``layers``, ``losses``, ``model`` (Sequential, MLP), ``optim`` (SGD, Adam), ``train`` (fit),
+``layers`` (which names every layer), ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D,
+BatchNorm2D), ``losses``, ``model`` (Sequential, Residual, MLP), ``optim`` (SGD, Adam), ``train`` (fit),
 ``gradcheck`` and ``parallel`` (the convolution's chunks on all cores). Samples are rows: dense
 inputs are (N, features), images (N, C, H, W).
 
@@ -11,10 +12,35 @@ inputs are (N, features), images (N, C, H, W).
 
 import importlib
 
-from . import functional, gradcheck, init, layers, losses, model, optim, parallel, train
-from .layers import Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from . import (  # layers before normalisation and regularisation: it imports them
+    functional,
+    gradcheck,
+    init,
+    layers,
+    losses,
+    model,
+    normalisation,
+    optim,
+    parallel,
+    regularisation,
+    train,
+)
+from .layers import (
+    BatchNorm1D,
+    BatchNorm2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
-from .model import MLP, Sequential
+from .model import MLP, Residual, Sequential
 from .optim import SGD, Adam
 from .train import History, accuracy, evaluate, fit, predict
 
@@ -24,9 +50,12 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
+    "regularisation", "normalisation",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
+    "Dropout", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
-    "Sequential", "MLP", "SGD", "Adam", "History", "fit", "predict", "accuracy", "evaluate",
+    "Sequential", "Residual", "MLP", "SGD", "Adam", "History",
+    "fit", "predict", "accuracy", "evaluate",
 ]
 
 

@@ -2,7 +2,13 @@
 
 A layer holds its parameters in ``.params`` (name -> ndarray) and, after ``backward``, their
 gradients in ``.grads`` (same names and shapes). Each ``backward`` *overwrites* ``.grads``:
-calling it twice gives the same numbers, nothing accumulates.
+calling it twice gives the same numbers, nothing accumulates. State that is not trained (batch
+norm's running statistics) lives in ``.buffers``. ``.training`` says whether the layer is in
+training mode (the default) or eval mode (``layer.eval()``): only Dropout and BatchNorm care.
+
+This module names every layer: Dense; Sigmoid, Tanh, ReLU, LeakyReLU; Conv2D, MaxPool2D, Flatten;
+Dropout (from ``dlcore.regularisation``); BatchNorm1D, BatchNorm2D (from ``dlcore.normalisation``).
+Containers (Sequential, Residual) live in ``dlcore.model``.
 
 dtype: parameters are created in ``dtype`` (float64 unless you ask for float32). A layer computes
 in its *input's* dtype: float32 in -> float32 out and float32 grads. If the input dtype differs
@@ -33,11 +39,16 @@ def _float_input(x, dtype) -> np.ndarray:
 
 
 class Layer:
-    """Base class. Subclasses set ``self.params`` and implement ``forward`` / ``backward``."""
+    """Base class. Subclasses set ``self.params`` (and ``self.buffers``) and implement ``forward`` /
+    ``backward``."""
+
+    training: bool = True  # train mode (the default) or eval mode
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}  # state that is not trained (e.g. running statistics)
+        self.training = True
         self.cache = None  # whatever forward saves for backward
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -51,10 +62,20 @@ class Layer:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
+    def train(self, mode: bool = True) -> "Layer":
+        """Training mode (``mode=True``) or eval mode (``False``). Returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Eval mode: ``train(False)``. Returns self."""
+        return self.train(False)
+
     def astype(self, dtype) -> "Layer":
-        """Convert the parameters to ``dtype`` (new arrays unless already ``dtype``: do this before
-        building an optimiser)."""
+        """Convert the parameters and buffers to ``dtype`` (new arrays unless already ``dtype``: do this
+        before building an optimiser)."""
         self.params = {name: p.astype(dtype, copy=False) for name, p in self.params.items()}
+        self.buffers = {name: b.astype(dtype, copy=False) for name, b in getattr(self, "buffers", {}).items()}
         self.grads = {}
         return self
 
@@ -342,3 +363,11 @@ class Flatten(Layer):
         if dy.size != np.prod(shape) or len(dy) != shape[0]:
             raise ValueError(f"Flatten.backward: dy has shape {dy.shape}, forward input was {shape}")
         return dy.reshape(shape)
+
+
+# the layers of their own modules (imported last: they build on Layer above)
+from .normalisation import BatchNorm1D, BatchNorm2D  # noqa: E402
+from .regularisation import Dropout  # noqa: E402
+
+__all__ = ["Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
+           "Dropout", "BatchNorm1D", "BatchNorm2D"]

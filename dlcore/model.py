@@ -1,11 +1,12 @@
-"""Models: a ``Sequential`` stack of layers, and ``MLP`` which builds one from a list of sizes."""
+"""Models: a ``Sequential`` stack of layers, ``Residual`` (y = f(x) + x), and ``MLP`` which builds a
+Sequential from a list of sizes."""
 
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .layers import Dense, Layer, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers import Dense, Layer, LeakyReLU, ReLU, Sigmoid, Tanh, _float_input
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU}
 
@@ -13,12 +14,25 @@ ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": Lea
 class Sequential:
     """Layers applied in order. ``forward`` runs them first to last, ``backward`` last to first.
 
-    ``.params`` / ``.grads`` are flat dicts named ``"<layer index>.<param name>"`` (e.g. ``"0.W"``)
-    whose values are the layers' own arrays, so updating them in place updates the model.
+    ``.params`` / ``.grads`` / ``.buffers`` are flat dicts named ``"<layer index>.<name>"`` (e.g. ``"0.W"``,
+    ``"3.running_mean"``) whose values are the layers' own arrays, so updating them in place updates the
+    model. ``train()`` / ``eval()`` set the mode of every layer, nested ones included.
     """
 
     def __init__(self, *layers: Layer):
         self.layers = list(layers)
+        self.training = True
+
+    def train(self, mode: bool = True) -> "Sequential":
+        """Training mode (``mode=True``) or eval mode for every layer. Returns self."""
+        self.training = bool(mode)
+        for layer in self.layers:
+            _set_mode(layer, self.training)
+        return self
+
+    def eval(self) -> "Sequential":
+        """Eval mode for every layer: ``train(False)``. Returns self."""
+        return self.train(False)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self.layers:
@@ -55,33 +69,40 @@ class Sequential:
     def grads(self) -> dict[str, np.ndarray]:
         return {f"{i}.{name}": g for i, layer in enumerate(self.layers) for name, g in layer.grads.items()}
 
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        """State that is not trained (e.g. ``"3.running_mean"``), named like ``params``."""
+        return {f"{i}.{name}": b for i, layer in enumerate(self.layers)
+                for name, b in getattr(layer, "buffers", {}).items()}
+
     def astype(self, dtype) -> "Sequential":
-        """Convert every parameter to ``dtype`` (before building an optimiser). Returns self."""
+        """Convert every parameter and buffer to ``dtype`` (before building an optimiser). Returns self."""
         for layer in self.layers:
             layer.astype(dtype)
         return self
 
     def save(self, path) -> None:
-        """Write the parameters to an ``.npz`` file (plain arrays, no pickle)."""
-        np.savez(path, **self.params)
+        """Write the parameters and buffers to an ``.npz`` file (plain arrays, no pickle)."""
+        np.savez(path, **self.params, **self.buffers)
 
     def load(self, path) -> "Sequential":
-        """Read parameters saved by ``save`` into this model, in place. Every name and shape must match."""
+        """Read parameters and buffers saved by ``save`` into this model, in place. Every name and shape
+        must match (so a file without buffers loads only into a model without buffers)."""
         path = Path(path)
         if not path.exists() and path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")  # np.savez adds the suffix, so accept the same name
         with np.load(path, allow_pickle=False) as saved:
-            params = self.params
-            missing = sorted(set(params) - set(saved.files))
-            unexpected = sorted(set(saved.files) - set(params))
+            tensors = {**self.params, **self.buffers}
+            missing = sorted(set(tensors) - set(saved.files))
+            unexpected = sorted(set(saved.files) - set(tensors))
             if missing or unexpected:
                 raise ValueError(f"{path}: parameter names differ from the model: "
                                  f"missing {missing}, unexpected {unexpected}")
-            for name, p in params.items():
+            for name, p in tensors.items():
                 if saved[name].shape != p.shape:
                     raise ValueError(f"{path}: tensor {name!r} has shape {saved[name].shape}, "
                                      f"the model expects {p.shape}")
-            for name, p in params.items():
+            for name, p in tensors.items():
                 p[...] = saved[name]  # in place: keeps dtype and array identity
         return self
 
@@ -98,6 +119,95 @@ class Sequential:
         n = sum(p.size for p in self.params.values())
         lines = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"{type(self).__name__}({lines}\n)  # {n:,} parameters"
+
+
+def _set_mode(module, training: bool) -> None:
+    """``module.train(training)`` for anything that has modes (layers without ``train`` are left alone)."""
+    train = getattr(module, "train", None)
+    if callable(train):
+        train(training)
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+class Residual(Layer):
+    """A residual block: y = f(x) + x, or y = f(x) + projection(x) when the shapes differ.
+
+    ``f`` and ``projection`` are layers or Sequentials; the projection (e.g. a Dense, or a 1x1 Conv2D
+    with a stride) maps x to f(x)'s shape. The gradient flows through both branches and adds up:
+    dx = f.backward(dy) + dy  (or + projection.backward(dy)): the skip carries dy back unchanged.
+
+    ``params`` / ``grads`` / ``buffers`` are dicts of the branches' own arrays named ``"f.<name>"`` and
+    ``"projection.<name>"``, so in a Sequential they read e.g. ``"2.f.0.W"``.
+    """
+
+    def __init__(self, f, projection=None):
+        # no Layer.__init__: params, grads and buffers are views of the branches (properties below)
+        self.f, self.projection = f, projection
+        self.training = True
+        self.cache = None
+
+    def _branches(self) -> dict:
+        return {"f": self.f} if self.projection is None else {"f": self.f, "projection": self.projection}
+
+    def _collect(self, what: str) -> dict[str, np.ndarray]:
+        return {f"{part}.{name}": a for part, m in self._branches().items()
+                for name, a in getattr(m, what, {}).items()}
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        return self._collect("params")
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        return self._collect("grads")
+
+    @property
+    def buffers(self) -> dict[str, np.ndarray]:
+        return self._collect("buffers")
+
+    def train(self, mode: bool = True) -> "Residual":
+        """Training or eval mode for both branches. Returns self."""
+        self.training = bool(mode)
+        for m in self._branches().values():
+            _set_mode(m, self.training)
+        return self
+
+    def astype(self, dtype) -> "Residual":
+        """Convert both branches' parameters and buffers to ``dtype``. Returns self."""
+        for m in self._branches().values():
+            m.astype(dtype)
+        return self
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        fx = self.f.forward(x)
+        skip = _float_input(x, fx.dtype) if self.projection is None else self.projection.forward(x)
+        if fx.shape != skip.shape:
+            what = "x" if self.projection is None else f"projection(x) ({self.projection!r})"
+            hint = "" if self.projection is not None else "; give a projection (e.g. a Dense or a 1x1 Conv2D)"
+            raise ValueError(f"Residual: f(x) has shape {fx.shape} but {what} has shape {skip.shape}: "
+                             f"they must match to be added{hint}")
+        self.cache = (fx.shape, np.result_type(fx, skip))
+        return fx + skip
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy -> dx = f.backward(dy) + dy (or + projection.backward(dy)); fills both branches' grads.
+        ``input_grad=False`` only fills the grads (branches without parameters are skipped)."""
+        shape, dtype = self._saved()
+        dy = self._check_dy(dy, shape, dtype)
+        if not input_grad:
+            for m in self._branches().values():
+                if m.params:
+                    m.backward(dy, input_grad=False)
+            return None
+        dx = self.f.backward(dy)
+        return dx + (dy if self.projection is None else self.projection.backward(dy))
+
+    def __repr__(self) -> str:
+        proj = "" if self.projection is None else f",\n  projection={_indent(repr(self.projection))}"
+        return f"Residual(\n  f={_indent(repr(self.f))}{proj}\n)"
 
 
 class MLP(Sequential):
