@@ -2,9 +2,10 @@
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D,
-BatchNorm2D), ``losses``, ``model`` (Sequential, Residual, MLP), ``optim`` (SGD, Adam), ``train`` (fit),
-``gradcheck`` and ``parallel`` (the convolution's chunks on all cores). Samples are rows: dense
-inputs are (N, features), images (N, C, H, W).
+BatchNorm2D), ``losses``, ``model`` (Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
+``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts and flips),
+``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks on all cores).
+Samples are rows: dense inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
 (they need extra packages), and nothing in dlcore imports torch at import time.
@@ -13,6 +14,7 @@ inputs are (N, features), images (N, C, H, W).
 import importlib
 
 from . import (  # layers before normalisation and regularisation: it imports them
+    augment,
     functional,
     gradcheck,
     init,
@@ -23,8 +25,10 @@ from . import (  # layers before normalisation and regularisation: it imports th
     optim,
     parallel,
     regularisation,
+    schedules,
     train,
 )
+from .augment import random_shift_flip
 from .layers import (
     BatchNorm1D,
     BatchNorm2D,
@@ -41,8 +45,8 @@ from .layers import (
 )
 from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import MLP, Residual, Sequential
-from .optim import SGD, Adam
-from .train import History, accuracy, evaluate, fit, predict
+from .optim import SGD, Adam, AdamW
+from .train import EarlyStopping, History, accuracy, evaluate, fit, predict
 
 __version__ = "0.1.0"
 
@@ -50,12 +54,12 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
-    "regularisation", "normalisation",
+    "regularisation", "normalisation", "schedules", "augment",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
     "Dropout", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
-    "Sequential", "Residual", "MLP", "SGD", "Adam", "History",
-    "fit", "predict", "accuracy", "evaluate",
+    "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
+    "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]
 
 

@@ -1,7 +1,10 @@
 """Optimisers. ``step()`` updates every parameter IN PLACE from its gradient (the arrays keep their
 identity, so the model, and any view of its parameters, sees the new values).
 
-The update equations are exactly those of ``torch.optim.SGD`` and ``torch.optim.Adam``.
+The update equations are exactly those of ``torch.optim.SGD``, ``torch.optim.Adam`` and
+``torch.optim.AdamW``. ``lr`` is a plain attribute: a schedule may change it between steps.
+``no_decay`` names parameters that get no weight decay, by the last part of their name
+(``no_decay=("b", "gamma", "beta")`` spares "0.b", "2.f.1.gamma", ...), as PyTorch's parameter groups do.
 """
 
 import math
@@ -12,11 +15,17 @@ import numpy as np
 class Optimizer:
     """Base class. ``model`` is anything with ``.params`` and ``.grads`` dicts (a Sequential or a Layer)."""
 
-    def __init__(self, model, lr: float):
+    def __init__(self, model, lr: float, no_decay: tuple[str, ...] = ()):
         if lr <= 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
-        self.model, self.lr = model, lr
+        if isinstance(no_decay, str):
+            raise TypeError(f"no_decay must be a tuple of names, e.g. ({no_decay!r},), not a string")
+        self.model, self.lr, self.no_decay = model, lr, tuple(no_decay)
         self.state: dict[str, object] = {}  # per-parameter buffers, by parameter name
+
+    def _decays(self, name: str) -> bool:
+        """Whether parameter ``name`` gets weight decay: not when its last part is in ``no_decay``."""
+        return name.rsplit(".", 1)[-1] not in self.no_decay
 
     def _params_and_grads(self):
         params, grads = self.model.params, self.model.grads
@@ -43,13 +52,14 @@ class SGD(Optimizer):
         p -= lr * b
     """
 
-    def __init__(self, model, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
-        super().__init__(model, lr)
+    def __init__(self, model, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+                 no_decay: tuple[str, ...] = ()):
+        super().__init__(model, lr, no_decay)
         self.momentum, self.weight_decay = momentum, weight_decay
 
     def step(self) -> None:
         for name, p, g in self._params_and_grads():
-            if self.weight_decay:
+            if self.weight_decay and self._decays(name):
                 g = g + self.weight_decay * p
             if self.momentum:
                 b = self.state.get(name)
@@ -70,11 +80,15 @@ class Adam(Optimizer):
 
         m = b1 m + (1 - b1) g            v = b2 v + (1 - b2) g^2
         p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+    ``weight_decay`` adds weight_decay * p to g first (L2, coupled to the adaptive scaling; see AdamW).
     """
 
+    decoupled = False  # AdamW: decay p directly instead of adding to g
+
     def __init__(self, model, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(model, lr)
+                 weight_decay: float = 0.0, no_decay: tuple[str, ...] = ()):
+        super().__init__(model, lr, no_decay)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
         self.t = 0
 
@@ -84,8 +98,11 @@ class Adam(Optimizer):
         step_size = self.lr / (1 - b1**self.t)
         sqrt_bc2 = math.sqrt(1 - b2**self.t)
         for name, p, g in self._params_and_grads():
-            if self.weight_decay:
-                g = g + self.weight_decay * p
+            if self.weight_decay and self._decays(name):
+                if self.decoupled:
+                    p *= 1 - self.lr * self.weight_decay
+                else:
+                    g = g + self.weight_decay * p
             if name not in self.state:
                 self.state[name] = (np.zeros_like(p), np.zeros_like(p))
             m, v = self.state[name]
@@ -97,3 +114,21 @@ class Adam(Optimizer):
 
     def __repr__(self) -> str:
         return f"Adam(lr={self.lr}, betas={self.betas}, eps={self.eps})"
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``: each step first
+
+        p *= 1 - lr * weight_decay
+
+    then takes the Adam step with the plain gradient, so the decay is not rescaled by 1/sqrt(v).
+    """
+
+    decoupled = True
+
+    def __init__(self, model, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, no_decay: tuple[str, ...] = ()):
+        super().__init__(model, lr, betas, eps, weight_decay, no_decay)
+
+    def __repr__(self) -> str:
+        return f"AdamW(lr={self.lr}, betas={self.betas}, eps={self.eps}, weight_decay={self.weight_decay})"

@@ -233,7 +233,8 @@ def test_nested_sequential(rng):
 
 def test_import_dlcore_does_not_import_torch():
     code = ("import sys, dlcore, dlcore.functional, dlcore.init, dlcore.layers, dlcore.losses, dlcore.model, "
-            "dlcore.optim, dlcore.train, dlcore.gradcheck; "
+            "dlcore.optim, dlcore.train, dlcore.gradcheck, dlcore.normalisation, dlcore.regularisation, "
+            "dlcore.schedules, dlcore.augment; "
             "assert 'torch' not in sys.modules, 'torch was imported'; "
             "assert 'dlcore.viz' not in sys.modules and 'dlcore.widgets' not in sys.modules; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

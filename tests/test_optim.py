@@ -1,9 +1,10 @@
-"""SGD and Adam: the same update equations as torch.optim (to 1e-10), in place."""
+"""SGD, Adam and AdamW: the same update equations as torch.optim (to 1e-10), in place; no_decay; lr
+changed between steps."""
 
 import numpy as np
 import pytest
 
-from dlcore import MLP, SGD, Adam, Dense, SoftmaxCrossEntropy
+from dlcore import MLP, SGD, Adam, AdamW, BatchNorm1D, Dense, ReLU, Sequential, SoftmaxCrossEntropy
 
 OPTIMISERS = [
     ("SGD", dict(lr=0.1)),
@@ -13,11 +14,14 @@ OPTIMISERS = [
     ("Adam", dict(lr=1e-3)),
     ("Adam", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6)),
     ("Adam", dict(lr=0.01, weight_decay=0.01)),
+    ("AdamW", dict(lr=1e-3)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
+    ("AdamW", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.5)),
 ]
 
 
 def make(name, model, kwargs):
-    return {"SGD": SGD, "Adam": Adam}[name](model, **kwargs)
+    return {"SGD": SGD, "Adam": Adam, "AdamW": AdamW}[name](model, **kwargs)
 
 
 def torch_params(torch, model):
@@ -112,3 +116,76 @@ def test_step_before_backward_is_an_error():
 def test_bad_learning_rate():
     with pytest.raises(ValueError, match="learning rate"):
         SGD(MLP([2, 2]), lr=0)
+
+
+NO_DECAY = [("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.05)), ("Adam", dict(lr=0.01, weight_decay=0.05)),
+            ("AdamW", dict(lr=0.01, weight_decay=0.5))]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), NO_DECAY)
+def test_no_decay_matches_torch_param_groups(torch, rng, name, kwargs):
+    """no_decay=("b", "gamma", "beta"): those parameters go into a torch group with weight_decay=0."""
+    model = Sequential(Dense(4, 5, seed=0), BatchNorm1D(5), ReLU(), Dense(5, 3, seed=1))
+    names = list(model.params)
+    tparams = dict(zip(names, torch_params(torch, model), strict=True))
+    spared = [n for n in names if n.rsplit(".", 1)[-1] in ("b", "gamma", "beta")]
+    assert spared == ["0.b", "1.gamma", "1.beta", "3.b"]
+    groups = [{"params": [tparams[n] for n in names if n not in spared]},
+              {"params": [tparams[n] for n in spared], "weight_decay": 0.0}]
+    topt = getattr(torch.optim, name)(groups, **kwargs)
+    opt = make(name, model, dict(kwargs, no_decay=("b", "gamma", "beta")))
+    for _ in range(5):
+        grads = {n: rng.standard_normal(p.shape) for n, p in model.params.items()}
+        for n, layer in enumerate(model.layers):
+            layer.grads = {k: grads[f"{n}.{k}"] for k in layer.params}
+        for n, tp in tparams.items():
+            tp.grad = torch.tensor(grads[n])
+        opt.step()
+        topt.step()
+        for n, p in model.params.items():
+            np.testing.assert_allclose(p, tparams[n].detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_no_decay_leaves_biases_alone(rng):
+    """Zero gradients: only the decay moves the parameters, and not the spared ones."""
+    model = MLP([3, 4, 2], seed=0)
+    for layer in model.layers:
+        if layer.params:
+            layer.params["b"][:] = rng.standard_normal(layer.params["b"].shape)
+            layer.grads = {k: np.zeros_like(p) for k, p in layer.params.items()}
+    before = {k: p.copy() for k, p in model.params.items()}
+    AdamW(model, lr=0.1, weight_decay=0.5, no_decay=("b",)).step()
+    for k, p in model.params.items():
+        if k.endswith("b"):
+            np.testing.assert_array_equal(p, before[k])
+        else:
+            np.testing.assert_allclose(p, before[k] * (1 - 0.1 * 0.5))
+    with pytest.raises(TypeError, match="tuple"):
+        SGD(model, lr=0.1, no_decay="b")
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [("SGD", dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
+                                              ("Adam", dict(lr=0.01)), ("AdamW", dict(lr=0.01))])
+def test_lr_can_change_between_steps_like_torch(torch, rng, name, kwargs):
+    model = MLP([4, 5, 3], seed=0)
+    tparams = torch_params(torch, model)
+    topt = getattr(torch.optim, name)(tparams, **kwargs)
+    opt = make(name, model, kwargs)
+    for lr in (0.05, 0.01, 0.2, 0.001):
+        opt.lr = lr
+        for group in topt.param_groups:
+            group["lr"] = lr
+        for layer in model.layers:
+            layer.grads = {k: rng.standard_normal(p.shape) for k, p in layer.params.items()}
+        for tp, g in zip(tparams, model.grads.values(), strict=True):
+            tp.grad = torch.tensor(g)
+        opt.step()
+        topt.step()
+    for p, tp in zip(model.params.values(), tparams, strict=True):
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_adamw_repr_and_defaults():
+    opt = AdamW(MLP([2, 2]))
+    assert opt.weight_decay == 1e-2 and opt.lr == 1e-3 and opt.no_decay == ()
+    assert repr(opt) == "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01)"

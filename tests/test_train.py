@@ -190,3 +190,196 @@ def test_bad_batch_size():
     model = MLP([2, 1])
     with pytest.raises(ValueError, match="batch_size"):
         fit(model, BinaryCrossEntropy(), SGD(model, lr=0.1), np.zeros((5, 2)), np.zeros(5), epochs=1, batch_size=0)
+
+
+# ----------------------------------------------------------------------------- modes, schedules, augment, early stopping
+
+
+class ModeSpy:
+    """A layer-like object that records the mode of every forward."""
+
+    def __init__(self):
+        self.training, self.params, self.grads, self.seen = True, {}, {}, []
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
+
+    def forward(self, x):
+        self.seen.append(self.training)
+        return x
+
+    def backward(self, dy):
+        return dy
+
+
+def test_fit_trains_in_train_mode_validates_in_eval_mode_and_ends_in_eval():
+    from dlcore import Sequential
+
+    X, y = blobs(40, k=2)
+    spy = ModeSpy()
+    model = Sequential(MLP([2, 4, 2], activation="relu", output=None, seed=0), spy)
+    modes = []
+    fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.1), X, y, epochs=2, batch_size=20, X_val=X[:10],
+        y_val=y[:10], callbacks=[lambda e, m, h: modes.append(m.training)])
+    assert spy.seen == [True, True, False] * 2  # 2 training batches, then 1 validation batch per epoch
+    assert modes == [False, False] and not model.training and not spy.training
+
+
+def test_evaluate_predict_accuracy_restore_the_mode():
+    from dlcore import Sequential
+
+    X, y = blobs(30)
+    spy = ModeSpy()
+    model = Sequential(MLP([2, 3, 2], output=None, seed=0), spy)
+    for training in (True, False):
+        model.train(training)
+        evaluate(model, SoftmaxCrossEntropy(), X, y)
+        predict(model, X)
+        accuracy(model, X, y)
+        assert model.training == training and spy.training == training
+    assert set(spy.seen) == {False}
+
+
+def test_dropout_model_fit_and_eval_is_deterministic():
+    from dlcore import Dropout, ReLU, Sequential
+
+    X, y = blobs(100, k=3)
+    model = Sequential(Dense(2, 16, seed=0), ReLU(), Dropout(0.3, seed=0), Dense(16, 3, seed=1))
+    history = fit(model, SoftmaxCrossEntropy(), Adam(model, lr=0.02), X, y, epochs=20, batch_size=25)
+    assert history.loss[-1] < history.loss[0] / 2
+    np.testing.assert_array_equal(model.forward(X), model.forward(X))  # eval mode: no dropout
+    assert accuracy(model, X, y) > 0.9
+
+
+def test_lr_schedule_sets_the_lr_before_every_step():
+    X, y = blobs(50)
+    model = MLP([2, 3, 2], output=None, seed=0)
+    opt = SGD(model, lr=1.0)
+    seen = []
+    step = opt.step
+
+    def spy_step():
+        seen.append(opt.lr)
+        step()
+
+    opt.step = spy_step
+    history = fit(model, SoftmaxCrossEntropy(), opt, X, y, epochs=3, batch_size=20,
+                  lr_schedule=lambda t: 0.1 / (t + 1))
+    assert seen == pytest.approx([0.1 / (t + 1) for t in range(9)])  # 3 batches x 3 epochs, global step
+    assert history.lr == pytest.approx([0.1 / 3, 0.1 / 6, 0.1 / 9])
+    assert "lr=0.01111" in repr(history) and history.last()["lr"] == pytest.approx(0.1 / 9)
+
+
+def test_lr_schedule_from_dlcore_schedules():
+    from dlcore.schedules import lr_schedule, one_cycle
+
+    X, y = blobs(200, k=3)
+    model = MLP([2, 16, 3], activation="relu", output=None, seed=0)
+    epochs, batch = 10, 50
+    T = epochs * 4
+    history = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.5, momentum=0.9), X, y, epochs, batch,
+                  lr_schedule=lr_schedule(one_cycle, 0.5, T))
+    assert len(history.lr) == epochs and history.lr[-1] == pytest.approx(0.5 * one_cycle(T - 1, T))
+    assert history.acc[-1] > 0.9
+
+
+def test_without_schedule_history_has_no_lr():
+    X, y = blobs(20)
+    model = MLP([2, 1], seed=0)
+    assert fit(model, BinaryCrossEntropy(), SGD(model, lr=0.1), X, y, epochs=1).lr == []
+
+
+def test_augment_applies_to_training_batches_only():
+    X, y = blobs(60)
+    Xv, yv = blobs(30, seed=1)
+    model = MLP([2, 4, 2], output=None, seed=0)
+    calls = []
+
+    def augment(xb, rng):
+        calls.append(len(xb))
+        assert isinstance(rng, np.random.Generator)
+        return xb + rng.normal(0, 0.01, xb.shape)
+
+    fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.1), X, y, epochs=2, batch_size=25, X_val=Xv, y_val=yv,
+        augment=augment)
+    assert calls == [25, 25, 10] * 2
+
+    def run():
+        m = MLP([2, 4, 2], output=None, seed=0)
+        return fit(m, SoftmaxCrossEntropy(), SGD(m, lr=0.1), X, y, epochs=2, batch_size=25,
+                   augment=lambda xb, rng: xb + rng.normal(0, 0.1, xb.shape)).loss
+
+    assert run() == run()  # the augmentation draws from fit's seeded rng
+
+
+def test_augment_with_random_shift_flip_on_flat_images():
+    from dlcore.augment import random_shift_flip
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((40, 64)), rng.integers(0, 2, 40)
+    model = MLP([64, 8, 2], activation="relu", output=None, seed=0)
+    history = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.05), X, y, epochs=2, batch_size=16,
+                  augment=lambda xb, g: random_shift_flip(xb, g, image_shape=(8, 8)))
+    assert len(history) == 2
+
+
+def test_early_stopping_stops_and_restores_the_best_parameters():
+    from dlcore import EarlyStopping
+
+    X, y = blobs(100)
+    model = MLP([2, 8, 2], activation="relu", output=None, seed=0)
+    val_losses = iter([1.0, 0.5, 0.6, 0.4, 0.45, 0.41, 0.42, 0.3])
+    snapshots = []
+
+    def fake_val(epoch, m, history):  # replace the monitored values and remember the parameters
+        history.val_loss.append(next(val_losses))
+        snapshots.append({k: p.copy() for k, p in m.params.items()})
+
+    stop = EarlyStopping(patience=3)
+    history = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=0.1), X, y, epochs=8, batch_size=20,
+                  callbacks=[fake_val, stop])
+    assert len(history) == 7 and stop.best_epoch == 3 and stop.best == 0.4 and stop.stopped_epoch == 6
+    for k, p in model.params.items():
+        np.testing.assert_array_equal(p, snapshots[3][k])
+
+
+def test_early_stopping_restores_buffers_and_can_keep_the_last_weights():
+    from dlcore import BatchNorm1D, EarlyStopping, ReLU, Sequential
+
+    X, y = blobs(100)
+    Xv, yv = blobs(50, seed=3)
+
+    def build():
+        return Sequential(Dense(2, 8, seed=0), BatchNorm1D(8), ReLU(), Dense(8, 2, seed=1))
+
+    model = build()
+    stop = EarlyStopping(patience=2, monitor="val_acc")
+    saved = []
+    fit(model, SoftmaxCrossEntropy(), SGD(model, lr=1.0), X, y, epochs=15, batch_size=10, X_val=Xv, y_val=yv,
+        callbacks=[lambda e, m, h: saved.append({**{k: p.copy() for k, p in m.params.items()},
+                                                 **{k: b.copy() for k, b in m.buffers.items()}}), stop])
+    best = saved[stop.best_epoch]
+    for k, a in {**model.params, **model.buffers}.items():
+        np.testing.assert_array_equal(a, best[k])
+
+    model = build()
+    stop = EarlyStopping(patience=1, monitor="loss", restore_best=False)
+    h = fit(model, SoftmaxCrossEntropy(), SGD(model, lr=1.0), X, y, epochs=3, batch_size=10,
+            callbacks=[stop, lambda e, m, h: saved.append({k: p.copy() for k, p in m.params.items()})])
+    for k, p in model.params.items():
+        np.testing.assert_array_equal(p, saved[-1][k])
+    assert stop.best == min(h.loss)
+
+
+def test_early_stopping_errors():
+    from dlcore import EarlyStopping
+
+    X, y = blobs(20)
+    model = MLP([2, 1], seed=0)
+    with pytest.raises(ValueError, match="val_loss is empty"):
+        fit(model, BinaryCrossEntropy(), SGD(model, lr=0.1), X, y, epochs=2, callbacks=[EarlyStopping(2)])
+    with pytest.raises(ValueError, match="monitor"):
+        EarlyStopping(2, monitor="accuracy")
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(0)
