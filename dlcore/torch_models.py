@@ -219,18 +219,36 @@ def _fold_batchnorm(bn, layers: list, Conv2D, Dense, MaxPool2D) -> None:
 def from_dlcore(model, dtype=None):
     """An ``nn.Sequential`` with the same layers and weights as the dlcore ``Sequential`` ``model``.
 
-    Conv2D, Dense, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid and Tanh map one to one (same indices).
+    Conv2D, Dense, MaxPool2D, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Dropout, BatchNorm1D/2D (``gamma``,
+    ``beta`` become ``weight``, ``bias``; the running statistics copy across) and Residual (a module with
+    submodules ``f`` and ``projection``, see ``residual``) map one to one (same indices). The result is in
+    eval mode, like a dlcore model after ``fit``; call ``.train()`` on it to compare training mode.
     ``dtype``: a torch dtype, default ``torch.float64`` (use float64 to compare the two to 1e-10).
     """
     import torch
     from torch import nn
 
     from .layers import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+    from .model import Residual, Sequential
+    from .normalisation import BatchNorm1D, BatchNorm2D
+    from .regularisation import Dropout
 
     dtype = torch.float64 if dtype is None else dtype
     modules = []
     for layer in model.layers:
-        if isinstance(layer, Conv2D):
+        if isinstance(layer, Residual):  # f and projection become submodules of the same names
+            f, proj = (m if m is None or isinstance(m, Sequential) else Sequential(m)
+                       for m in (layer.f, layer.projection))
+            m = residual(from_dlcore(f, dtype), None if proj is None else from_dlcore(proj, dtype))
+            modules.append(m)
+            continue
+        if isinstance(layer, BatchNorm1D | BatchNorm2D):  # gamma, beta -> weight, bias; same buffers
+            kind = nn.BatchNorm1d if isinstance(layer, BatchNorm1D) else nn.BatchNorm2d
+            m = kind(layer.n, eps=layer.eps, momentum=layer.momentum)
+            weights = {"weight": layer.params["gamma"], "bias": layer.params["beta"], **layer.buffers}
+        elif isinstance(layer, Dropout):
+            m, weights = nn.Dropout(layer.p), {}
+        elif isinstance(layer, Conv2D):
             m = nn.Conv2d(layer.c_in, layer.c_out, layer.k, stride=layer.stride, padding=layer.padding)
             weights = {"weight": layer.params["W"], "bias": layer.params["b"]}
         elif isinstance(layer, Dense):
@@ -252,3 +270,63 @@ def from_dlcore(model, dtype=None):
                 getattr(m, name).copy_(torch.as_tensor(np.ascontiguousarray(value)))
         modules.append(m)
     return nn.Sequential(*modules).eval()
+
+
+# ----------------------------------------------------------------------------- chapter 7: a small ResNet
+
+
+def residual(f, projection=None):
+    """An ``nn.Module`` computing ``f(x) + x`` (or ``f(x) + projection(x)``): dlcore's ``Residual``.
+
+    The submodules are named ``f`` and ``projection``, as in dlcore, so parameter names correspond
+    (``f.0.weight`` here, ``f.0.W`` there).
+    """
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self, f, projection=None):
+            super().__init__()
+            self.f = f
+            self.projection = projection
+
+        def forward(self, x):
+            return self.f(x) + (x if self.projection is None else self.projection(x))
+
+    return Residual(f, projection)
+
+
+def fashion_resnet(c1: int = 32, c2: int = 64, hidden: int = 128, dropout: float = 0.2, n_classes: int = 10,
+                   skips: bool = True, batch_norm: bool = True):
+    """Chapter 7's small ResNet for standardised 1x28x28 images, as an ``nn.Sequential``::
+
+        stem:     Conv 3x3 (1 -> c1) -> MaxPool 2 -> BN -> ReLU            (N, c1, 14, 14)
+        block 1:  Residual(Conv-BN-ReLU-Conv-BN on c1 channels) -> ReLU
+        down:     Conv 3x3 (c1 -> c2) -> MaxPool 2 -> BN -> ReLU           (N, c2, 7, 7)
+        block 2:  Residual(Conv-BN-ReLU-Conv-BN on c2 channels) -> ReLU
+        head:     Flatten -> Dropout -> Linear(c2*49, hidden) -> ReLU -> Linear(hidden, n_classes)
+
+    Six convolutions; the pooling comes first in each stage, as in chapter 5's network (the same function
+    at a quarter of the cost). ``skips=False`` drops the identity paths (a plain network of the same
+    depth); ``batch_norm=False`` replaces every BN by nothing and gives the convolutions biases instead.
+    Initial weights come from torch's global generator (seed it first).
+    """
+    from torch import nn
+
+    def norm(c: int):
+        return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
+
+    def conv(c_in: int, c_out: int):
+        return nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batch_norm)
+
+    def block(c: int):
+        f = nn.Sequential(conv(c, c), norm(c), nn.ReLU(inplace=True), conv(c, c), norm(c))
+        return residual(f) if skips else f
+
+    return nn.Sequential(
+        conv(1, c1), nn.MaxPool2d(2), norm(c1), nn.ReLU(inplace=True),
+        block(c1), nn.ReLU(inplace=True),
+        conv(c1, c2), nn.MaxPool2d(2), norm(c2), nn.ReLU(inplace=True),
+        block(c2), nn.ReLU(inplace=True),
+        nn.Flatten(), nn.Dropout(dropout), nn.Linear(c2 * 7 * 7, hidden), nn.ReLU(inplace=True),
+        nn.Linear(hidden, n_classes),
+    )
