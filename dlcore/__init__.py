@@ -7,13 +7,19 @@ inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
 (they need extra packages), and nothing in dlcore imports torch at import time.
+
+Errors (the full rules are in ``dlcore.checks``): the wrong kind of thing is a TypeError, a wrong
+value (shape, size < 1, hyper-parameter out of range, NaN/inf in the data, a bad environment
+variable) a ValueError naming it. An empty batch gives an empty result where the result is per
+sample (layers, ``forward``, ``predict``) and a ValueError where it is a mean (losses, ``accuracy``,
+``evaluate``, ``fit``). A diverging run is a FloatingPointError. ``load`` is all or nothing.
 """
 
 import importlib
 
-from . import functional, gradcheck, init, layers, losses, model, optim, parallel, train
+from . import checks, functional, gradcheck, init, layers, losses, model, optim, parallel, train
 from .layers import Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
-from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from .losses import BCEWithLogits, BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import MLP, Sequential
 from .optim import SGD, Adam
 from .train import History, accuracy, evaluate, fit, predict
@@ -23,9 +29,9 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
-    "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
+    "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
-    "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
+    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
     "Sequential", "MLP", "SGD", "Adam", "History", "fit", "predict", "accuracy", "evaluate",
 ]
 
