@@ -9,12 +9,19 @@ Samples are rows: dense inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
 (they need extra packages), and nothing in dlcore imports torch at import time.
+
+Errors (the full rules are in ``dlcore.checks``): the wrong kind of thing is a TypeError, a wrong
+value (shape, size < 1, hyper-parameter out of range, NaN/inf in the data, a bad environment
+variable) a ValueError naming it. An empty batch gives an empty result where the result is per
+sample (layers, ``forward``, ``predict``) and a ValueError where it is a mean (losses, ``accuracy``,
+``evaluate``, ``fit``). A diverging run is a FloatingPointError. ``load`` is all or nothing.
 """
 
 import importlib
 
 from . import (  # layers before normalisation and regularisation: it imports them
     augment,
+    checks,
     functional,
     gradcheck,
     init,
@@ -43,7 +50,7 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from .losses import BCEWithLogits, BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from .model import MLP, Residual, Sequential
 from .optim import SGD, Adam, AdamW
 from .train import EarlyStopping, History, accuracy, evaluate, fit, predict
@@ -53,11 +60,11 @@ __version__ = "0.1.0"
 _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
-    "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
+    "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "regularisation", "normalisation", "schedules", "augment",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
     "Dropout", "BatchNorm1D", "BatchNorm2D",
-    "BinaryCrossEntropy", "SoftmaxCrossEntropy", "MeanSquaredError",
+    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]

@@ -16,12 +16,14 @@ The cache directory is ``$DLCORE_CACHE``, else ``~/.cache/dlcore``. Run
 """
 
 import argparse
+import glob
 import gzip
 import hashlib
 import math
 import os
 import sys
 import tempfile
+import time
 import warnings
 import zipfile
 import zlib
@@ -340,6 +342,7 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     Readers see the old file or the complete new one, never a half-written one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -353,23 +356,49 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
+STALE_TEMP_SECONDS = 3600  # a temp file this old belongs to a writer that was killed, not a running one
+
+
+def _remove_stale_temps(path: Path) -> list[Path]:
+    """Delete the temp files of ``_atomic_write(path)`` older than STALE_TEMP_SECONDS (left behind by a
+    process killed while writing); younger ones may belong to a writer still at work. Returns them."""
+    removed = []
+    now = time.time()
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:  # gone already (another process cleaned it) or not ours to delete
+            pass
+    return removed
+
+
 def _save_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Store the uint8 images, int64 labels and the source hashes as one uncompressed .npz."""
     _atomic_write(path, lambda f: np.savez(f, sha256=np.array([SHA256[name] for name in FILES]), **arrays))
 
 
 def _load_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays, or None if the cache is missing, damaged or built from other files."""
+    """The cached arrays, or None if the cache is missing, damaged or built from other files.
+
+    The cache is only a copy of the verified sources, so *any* failure to read it (a damaged npy
+    header, zip metadata or data: zip CRCs catch damaged bytes) means "rebuild it", never a crash.
+    """
     try:
+        if not zipfile.is_zipfile(path):
+            return None
         with np.load(path, allow_pickle=False) as npz:
             if npz["sha256"].tolist() != [SHA256[name] for name in FILES]:
                 return None
             arrays = {key: npz[key] for key in ("x_train", "y_train", "x_test", "y_test")}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):  # zip CRCs catch damaged bytes
+    except Exception:  # zipfile and numpy raise many types here (BadZipFile, struct.error, ...)
         return None
     for split in _SPLITS:
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.dtype != np.uint8 or x.shape[1:] != (28, 28) or y.dtype != np.int64 or y.shape != x.shape[:1]:
+            return None
+        if y.size and (y.min() < 0 or y.max() > 9):
             return None
     return arrays
 
@@ -499,6 +528,11 @@ def main(argv: list[str] | None = None) -> int:
         _prepare(args.cache_dir)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # an unwritable cache directory, a full disk: one line, no traceback
+        where = err.filename or get_cache_dir(args.cache_dir)
+        print(f"error: cannot write the Fashion-MNIST cache at {where}: {err.strerror or err}. "
+              f"Choose a writable directory with --cache-dir or DLCORE_CACHE.", file=sys.stderr)
         return 1
     return 0
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import functional as F
 from . import parallel
+from .checks import float_dtype, positive_int
 from .init import initialise
 
 
@@ -74,6 +75,7 @@ class Layer:
     def astype(self, dtype) -> "Layer":
         """Convert the parameters and buffers to ``dtype`` (new arrays unless already ``dtype``: do this
         before building an optimiser)."""
+        float_dtype(dtype)
         self.params = {name: p.astype(dtype, copy=False) for name, p in self.params.items()}
         self.buffers = {name: b.astype(dtype, copy=False) for name, b in getattr(self, "buffers", {}).items()}
         self.grads = {}
@@ -114,6 +116,8 @@ class Dense(Layer):
     def __init__(self, n_in: int, n_out: int, init: str = "he", rng=None, seed: int | None = None,
                  dtype=np.float64):
         super().__init__()
+        n_in, n_out = positive_int(n_in, "Dense n_in"), positive_int(n_out, "Dense n_out")
+        dtype = float_dtype(dtype)
         self.n_in, self.n_out = n_in, n_out
         W = initialise((n_in, n_out), init, _rng(rng, seed), dtype)
         self.params = {"W": W, "b": np.zeros(n_out, dtype=dtype)}
@@ -142,11 +146,18 @@ class Dense(Layer):
 
 
 class Sigmoid(Layer):
-    """y = 1 / (1 + e^-x), any shape. Backward uses the cached output: dx = dy * y * (1 - y)."""
+    """y = 1 / (1 + e^-x), any shape. Backward uses the cached output: dx = dy * y * (1 - y).
+
+    ``.logits`` keeps the last input x: ``fit`` and ``evaluate`` hand it to ``BCEWithLogits`` when this
+    Sigmoid ends a model trained with BinaryCrossEntropy (y * (1 - y) is 0 once |x| > ~37).
+    """
+
+    logits = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        y = F.sigmoid(_float_input(x, np.float64))
-        self.cache = y
+        x = _float_input(x, np.float64)
+        y = F.sigmoid(x)
+        self.cache, self.logits = y, x
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -229,6 +240,8 @@ class Conv2D(Layer):
         if kernel_size < 1 or stride < 1 or padding < 0:
             raise ValueError(f"need kernel_size >= 1, stride >= 1, padding >= 0; "
                              f"got {kernel_size}, {stride}, {padding}")
+        c_in, c_out = positive_int(c_in, "Conv2D c_in"), positive_int(c_out, "Conv2D c_out")
+        dtype = float_dtype(dtype)
         self.c_in, self.c_out, self.k, self.stride, self.padding = c_in, c_out, kernel_size, stride, padding
         W = initialise((c_out, c_in, kernel_size, kernel_size), init, _rng(rng, seed), dtype)
         self.params = {"W": W, "b": np.zeros(c_out, dtype=dtype)}
@@ -275,7 +288,8 @@ class Conv2D(Layer):
                 dx[part] = F.col2im(W.T @ dY[part], dx[part].shape, k, k, s, p)
             return (cols @ dY[part].transpose(0, 2, 1)).sum(axis=0)  # dW.T of these images: (c_in*k*k, c_out)
 
-        dWt = sum(parallel.map_chunks(one_chunk, self._chunks(N, OH * OW, x.itemsize)))
+        dWt = sum(parallel.map_chunks(one_chunk, self._chunks(N, OH * OW, x.itemsize)),
+                  np.zeros((self.c_in * k * k, self.c_out), dtype=x.dtype))  # the start: 0 images give 0
         self.grads = {"W": dWt.T.reshape(self.params["W"].shape), "b": dy.sum(axis=(0, 2, 3))}
         return dx
 
@@ -304,6 +318,10 @@ class MaxPool2D(Layer):
         if self.k < 1 or self.stride < 1:
             raise ValueError(f"need kernel_size >= 1 and stride >= 1; got {kernel_size}, {stride}")
 
+    def _index_dtype(self) -> type:
+        """int16 holds the k*k positions of a window up to k = 181; bigger windows need int64."""
+        return np.int16 if self.k * self.k <= np.iinfo(np.int16).max else np.int64
+
     def _entry(self, a: np.ndarray, t: int, OH: int, OW: int) -> np.ndarray:
         """View of entry t = i*k + j of every window of ``a``: shape (N, C, OH, OW)."""
         i, j, s = t // self.k, t % self.k, self.stride
@@ -317,7 +335,7 @@ class MaxPool2D(Layer):
             raise ValueError(f"{self!r}: input {x.shape[2]}x{x.shape[3]} is smaller than the window")
         OH, OW = (F.conv_output_size(n, self.k, self.stride) for n in x.shape[2:])
         y = np.empty((*x.shape[:2], OH, OW), dtype=x.dtype)
-        argmax = np.zeros(y.shape, dtype=np.int16)  # which entry t of each window holds the max
+        argmax = np.zeros(y.shape, dtype=self._index_dtype())  # which entry t of each window holds the max
 
         def one_chunk(part: slice) -> None:  # a few images (chunks run on all cores, see Conv2D)
             xs, ys, arg = x[part], y[part], argmax[part]
@@ -354,8 +372,10 @@ class Flatten(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
+        if x.ndim < 1:
+            raise ValueError("Flatten expects input of shape (N, ...), got a scalar")
         self.cache = x.shape
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), int(np.prod(x.shape[1:])))  # not -1: that fails for N = 0
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         shape = self._saved()

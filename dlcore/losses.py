@@ -3,6 +3,7 @@
 import numpy as np
 
 from . import functional as F
+from .checks import OUTPUT_HINT, finite_data, nonempty
 
 
 def _float(a, name: str) -> np.ndarray:
@@ -37,12 +38,21 @@ class BinaryCrossEntropy(Loss):
 
     p: (N, 1) or (N,) in [0, 1]; y: the same shape (an (N,) vs (N, 1) mix is reshaped, never
     broadcast to (N, N)), values 0 or 1. p is clipped to [eps, 1 - eps] so log(0) never happens.
+
+    On probabilities this loss *saturates*: once a logit z passes about 37 (float64; 17 in float32)
+    the Sigmoid rounds p to exactly 1, the clip caps the loss at -log(eps) ~ 36, and the Sigmoid's
+    backward multiplies by p (1 - p) = 0, so a confidently wrong unit never gets a gradient.
+    ``dlcore.fit`` / ``evaluate`` therefore never use it on a Sequential whose last layer is a Sigmoid:
+    they give that Sigmoid's input z to ``BCEWithLogits`` (same loss, stable, gradient p - y). Used
+    by hand (``loss(model(x), y)`` then ``model.backward(loss.backward())``) it is the plain,
+    saturating form; for such loops prefer ``MLP(..., output=None)`` with ``BCEWithLogits``.
     """
 
     def forward(self, p: np.ndarray, y: np.ndarray) -> float:
         p = _float(p, "predictions")
         if np.isnan(p).any():
             raise ValueError("BinaryCrossEntropy: predictions contain NaN")
+        nonempty(p.size, "BinaryCrossEntropy")
         if p.size and (p.min() < 0 or p.max() > 1):
             raise ValueError(f"BinaryCrossEntropy expects probabilities in [0, 1] (apply a Sigmoid first); "
                              f"got values in [{p.min():.3g}, {p.max():.3g}]")
@@ -53,6 +63,7 @@ class BinaryCrossEntropy(Loss):
             else:
                 raise ValueError(f"BinaryCrossEntropy: target shape {y.shape} does not match "
                                  f"prediction shape {p.shape}")
+        finite_data(y, "BinaryCrossEntropy: the targets")
         y = y.astype(p.dtype)
         if y.size and (y.min() < 0 or y.max() > 1):
             raise ValueError(f"BinaryCrossEntropy expects targets 0 or 1; "
@@ -65,6 +76,43 @@ class BinaryCrossEntropy(Loss):
     def backward(self) -> np.ndarray:
         p, y = self._saved()
         return (p - y) / (p * (1 - p)) / p.size
+
+
+class BCEWithLogits(Loss):
+    """Sigmoid followed by binary cross-entropy, fused and stable (PyTorch's ``BCEWithLogitsLoss``).
+
+    z: logits (N, 1) or (N,) (no Sigmoid before it); y: the same shape, values 0 or 1 (or soft
+    targets in [0, 1]). With p = sigmoid(z), -[y log p + (1 - y) log(1 - p)] simplifies to
+
+        L = mean( max(z, 0) - z y + log(1 + e^-|z|) )
+
+    which never forms p, never takes log(0) and never overflows (e^-|z| <= 1), for any z: a logit
+    of 50 with target 0 costs 50, not a clipped 36. Its gradient is exactly (p - y) / N: it is
+    never 0 while p is wrong, so a confidently wrong unit still learns (no vanishing sigmoid').
+    """
+
+    def forward(self, z: np.ndarray, y: np.ndarray) -> float:
+        z = _float(z, "logits")
+        finite_data(z, "BCEWithLogits: the logits", OUTPUT_HINT)
+        nonempty(z.size, "BCEWithLogits")
+        y = np.asarray(y)
+        if y.shape != z.shape:
+            if z.ndim and {y.shape, z.shape} == {(len(z),), (len(z), 1)}:
+                y = y.reshape(z.shape)  # (N,) vs (N, 1): reshape, never broadcast to (N, N)
+            else:
+                raise ValueError(f"BCEWithLogits: target shape {y.shape} does not match "
+                                 f"logit shape {z.shape}")
+        finite_data(y, "BCEWithLogits: the targets")
+        y = _float(y, "targets").astype(z.dtype)
+        if y.min() < 0 or y.max() > 1:
+            raise ValueError(f"BCEWithLogits expects targets 0 or 1; "
+                             f"got values in [{y.min():.3g}, {y.max():.3g}]")
+        self.cache = (z, y)
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+    def backward(self) -> np.ndarray:
+        z, y = self._saved()
+        return (F.sigmoid(z) - y) / z.size
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -80,6 +128,8 @@ class SoftmaxCrossEntropy(Loss):
         if z.ndim != 2:
             raise ValueError(f"SoftmaxCrossEntropy expects logits of shape (N, K), got {z.shape}")
         N, K = z.shape
+        nonempty(N, "SoftmaxCrossEntropy")
+        finite_data(z, "SoftmaxCrossEntropy: the logits", OUTPUT_HINT)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"SoftmaxCrossEntropy expects integer class labels, got dtype {labels.dtype} "
                             f"(use labels.astype(int))")
@@ -108,6 +158,9 @@ class MeanSquaredError(Loss):
         if y.shape != pred.shape:
             raise ValueError(f"MeanSquaredError: target shape {y.shape} does not match "
                              f"prediction shape {pred.shape}")
+        nonempty(pred.size, "MeanSquaredError")
+        finite_data(pred, "MeanSquaredError: the predictions", OUTPUT_HINT)
+        finite_data(y, "MeanSquaredError: the targets")
         diff = pred - y.astype(pred.dtype)
         self.cache = diff
         return float(np.mean(diff * diff))

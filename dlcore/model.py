@@ -1,14 +1,58 @@
 """Models: a ``Sequential`` stack of layers, ``Residual`` (y = f(x) + x), and ``MLP`` which builds a
 Sequential from a list of sizes."""
 
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .checks import positive_int
 from .layers import Dense, Layer, LeakyReLU, ReLU, Sigmoid, Tanh, _float_input
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU, "leaky_relu": LeakyReLU}
+
+
+class _SavedWeights(dict):
+    """The arrays of a weights file, read into memory (``.files`` like ``np.load``'s NpzFile)."""
+
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+    def __enter__(self) -> "_SavedWeights":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _read_weights(path: Path) -> _SavedWeights:
+    """Every array of the ``.npz`` file ``path``, checked: real floating dtype, finite values.
+
+    Anything else (an ``.npy`` or other file, a damaged zip, a pickled or complex or integer array,
+    NaN/inf) is a ValueError that names the file and the tensor, raised before the model is touched.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file {path}")
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            what = "a single .npy array" if f.read(6) == b"\x93NUMPY" else "not an .npz archive"
+        raise ValueError(f"{path} is {what}; load() expects the .npz file written by save()")
+    saved = _SavedWeights()
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for name in npz.files:
+                saved[name] = npz[name]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"{path} is damaged or not a weights file written by save(): {err}") from None
+    for name, a in saved.items():
+        if a.dtype.kind != "f":
+            raise ValueError(f"{path}: tensor {name!r} has dtype {a.dtype}; weights must be real floats")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{path}: tensor {name!r} contains NaN or inf; refusing to load it")
+    return saved
 
 
 class Sequential:
@@ -91,7 +135,7 @@ class Sequential:
         path = Path(path)
         if not path.exists() and path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")  # np.savez adds the suffix, so accept the same name
-        with np.load(path, allow_pickle=False) as saved:
+        with _read_weights(path) as saved:  # every array read and checked here: load is all or nothing
             tensors = {**self.params, **self.buffers}
             missing = sorted(set(tensors) - set(saved.files))
             unexpected = sorted(set(saved.files) - set(tensors))
@@ -223,6 +267,12 @@ class MLP(Sequential):
                  init: str | None = None, seed: int | None = 0, dtype=np.float64):
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least [n_in, n_out], got {sizes}")
+        for i, n in enumerate(sizes):
+            try:
+                positive_int(n, "size")
+            except (TypeError, ValueError):
+                raise ValueError(f"MLP sizes must be positive integers; "
+                                 f"sizes[{i}] is {n!r} in {list(sizes)}") from None
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
         if output not in (None, "linear") and output not in ACTIVATIONS:

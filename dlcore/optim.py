@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .checks import finite_number
+
 
 class Optimizer:
     """Base class. ``model`` is anything with ``.params`` and ``.grads`` dicts (a Sequential or a Layer)."""
@@ -18,6 +20,9 @@ class Optimizer:
     def __init__(self, model, lr: float, no_decay: tuple[str, ...] = ()):
         if lr <= 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
+        finite_number(lr, "learning rate", low=0, low_open=True)  # NaN and inf too
+        if not getattr(model, "params", None):
+            raise ValueError(f"{type(self).__name__}: the model has no parameters to optimise ({model!r})")
         if isinstance(no_decay, str):
             raise TypeError(f"no_decay must be a tuple of names, e.g. ({no_decay!r},), not a string")
         self.model, self.lr, self.no_decay = model, lr, tuple(no_decay)
@@ -55,6 +60,8 @@ class SGD(Optimizer):
     def __init__(self, model, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
                  no_decay: tuple[str, ...] = ()):
         super().__init__(model, lr, no_decay)
+        finite_number(momentum, "SGD momentum", low=0, high=1, high_open=True)
+        finite_number(weight_decay, "SGD weight_decay", low=0)
         self.momentum, self.weight_decay = momentum, weight_decay
 
     def step(self) -> None:
@@ -89,6 +96,12 @@ class Adam(Optimizer):
     def __init__(self, model, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, no_decay: tuple[str, ...] = ()):
         super().__init__(model, lr, no_decay)
+        if len(betas) != 2:
+            raise ValueError(f"Adam betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            finite_number(beta, f"Adam betas[{i}]", low=0, high=1, high_open=True)
+        finite_number(eps, "Adam eps", low=0)
+        finite_number(weight_decay, "Adam weight_decay", low=0)
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
         self.t = 0
 

@@ -16,14 +16,16 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from .checks import env_int
+
 _state: dict = {"threads": None, "pool": None, "blas": None}
 
 
 def num_threads() -> int:
     """Threads used by ``map_chunks``: ``set_num_threads``, else $DLCORE_NUM_THREADS, else all cores."""
     if _state["threads"] is None:
-        env = os.environ.get("DLCORE_NUM_THREADS")
-        _state["threads"] = int(env) if env else len(os.sched_getaffinity(0))
+        env = env_int("DLCORE_NUM_THREADS", minimum=1)  # a bad value is a ValueError naming the variable
+        _state["threads"] = env if env is not None else len(os.sched_getaffinity(0))
     return _state["threads"]
 
 
@@ -38,7 +40,7 @@ def set_num_threads(n: int | None) -> None:
 
 def chunks(n_items: int, bytes_per_item: int, chunk_bytes: int) -> list[slice]:
     """Slices of ``range(n_items)`` holding about ``chunk_bytes`` each (at least one item per slice)."""
-    step = max(1, chunk_bytes // bytes_per_item)
+    step = max(1, chunk_bytes // max(1, bytes_per_item))  # 0 bytes per item (an empty image): one slice
     return [slice(i, min(i + step, n_items)) for i in range(0, n_items, step)]
 
 

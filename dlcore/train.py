@@ -5,12 +5,16 @@ Modes: ``fit`` trains in training mode and leaves the model in eval mode; ``eval
 """
 
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .checks import env_flag, finite_data, nonempty, positive_int
+from .layers import Sigmoid
+from .losses import BCEWithLogits, BinaryCrossEntropy
+from .model import Sequential
 
 
 @dataclass
@@ -69,25 +73,78 @@ def eval_mode(model) -> Iterator:
         _set_mode(model, before)
 
 
+def _logits_loss(model, loss_fn) -> BCEWithLogits | None:
+    """A ``BCEWithLogits`` to use instead of ``loss_fn`` when the model ends in a Sigmoid and the loss is
+    BinaryCrossEntropy (the same loss, without the saturation at |logit| > ~37); else None."""
+    layers = getattr(model, "layers", None)
+    if type(loss_fn) is BinaryCrossEntropy and layers and isinstance(layers[-1], Sigmoid):
+        return BCEWithLogits()
+    return None
+
+
+def _loss(model, loss_fn, fused: BCEWithLogits | None, out: np.ndarray, y: np.ndarray) -> float:
+    """The loss of a batch whose output ``out`` the model just computed; NaN if the output is NaN/inf."""
+    if fused is None:
+        return loss_fn(out, y) if np.isfinite(out).all() else np.nan
+    z = model.layers[-1].logits  # the final Sigmoid's input
+    return fused(z, y) if np.isfinite(z).all() else np.nan
+
+
+def _backward(model, loss_fn, fused: BCEWithLogits | None) -> None:
+    """Backpropagate the last loss into the model's ``.grads`` (never d loss / d X)."""
+    if fused is None:
+        model.backward(loss_fn.backward(), input_grad=False)
+    else:  # d loss / d z = (p - y) / N exactly, handed to the layer below the Sigmoid
+        Sequential(*model.layers[:-1]).backward(fused.backward(), input_grad=False)
+
+
+def _check_data(X, y, name: str = "X", yname: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"{name} has {len(X)} samples but {yname} has {len(y)}")
+    finite_data(X, name)
+    finite_data(y, yname)
+    return X, y
+
+
 def predict(model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Predicted class labels (N,): argmax for K-class outputs, ``> 0.5`` for one sigmoid output."""
+    """Predicted class labels (N,): argmax for K-class outputs, ``> 0.5`` for one sigmoid output.
+    An empty X (0 samples) gives an empty array of labels."""
+    batch_size = positive_int(batch_size, "batch_size")
     batches = range(0, len(X), batch_size)
     with eval_mode(model):
-        return np.concatenate([_labels(model.forward(X[i : i + batch_size])) for i in batches])
+        labels = [_labels(model.forward(X[i : i + batch_size])) for i in batches]
+    return np.concatenate(labels) if labels else np.empty(0, dtype=np.int64)
 
 
 def accuracy(model, X: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
-    """Fraction of samples whose predicted label equals ``y`` (labels (N,) or (N, 1))."""
-    return float(np.mean(predict(model, X, batch_size) == np.asarray(y).reshape(len(X))))
+    """Fraction of samples whose predicted label equals ``y`` (labels (N,) or (N, 1)).
+    Raises ValueError for 0 samples or when y does not hold one label per sample."""
+    nonempty(len(X), "accuracy")
+    y = np.asarray(y)
+    if y.size != len(X) or (y.ndim > 1 and y.shape != (len(X), 1)):
+        raise ValueError(f"accuracy: X has {len(X)} samples but y has shape {y.shape} (need {len(X)} labels)")
+    return float(np.mean(predict(model, X, batch_size) == y.reshape(len(X))))
 
 
 def evaluate(model, loss_fn, X: np.ndarray, y: np.ndarray, batch_size: int = 256) -> tuple[float, float]:
-    """(mean loss, accuracy) over a data set, in batches (no gradients, no updates)."""
+    """(mean loss, accuracy) over a data set, in batches (no gradients, no updates).
+
+    A model ending in a Sigmoid with BinaryCrossEntropy is scored on its logits (see ``fit``).
+    Raises ValueError for 0 samples, mismatched lengths or NaN/inf in X or y, and FloatingPointError
+    when the model's output is NaN/inf (diverged weights)."""
+    X, y = _check_data(X, y)
+    nonempty(len(X), "evaluate")
+    batch_size = positive_int(batch_size, "batch_size")
+    fused = _logits_loss(model, loss_fn)
     total_loss, correct = 0.0, 0
     with eval_mode(model):
         for i in range(0, len(X), batch_size):
             out = model.forward(X[i : i + batch_size])
-            total_loss += loss_fn(out, y[i : i + batch_size]) * len(out)
+            loss = _loss(model, loss_fn, fused, out, y[i : i + batch_size])
+            if not np.isfinite(loss):
+                raise FloatingPointError("evaluate: the model's output is NaN/inf (its weights diverged?)")
+            total_loss += loss * len(out)
             correct += _n_correct(out, y[i : i + batch_size])
     return total_loss / len(X), correct / len(X)
 
@@ -111,11 +168,32 @@ def fit(model, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, epochs: int, ba
     (e.g. ``EarlyStopping``) has it called once when training ends. ``progress=True`` shows a tqdm bar
     (unless the environment variable DLCORE_QUIET=1). A NaN/inf loss stops training with a
     FloatingPointError.
+
+    NaN/inf in X or y (or in the validation data) is a ValueError before the first step: bad data,
+    not a learning rate to lower. So are 0 samples and an optimiser built for another model.
+
+    Sigmoid + BinaryCrossEntropy: when ``model`` is a Sequential (an MLP with ``output="sigmoid"``)
+    ending in a ``Sigmoid`` and ``loss_fn`` is a ``BinaryCrossEntropy``, fit computes the loss and
+    its gradient on the Sigmoid's input z with ``BCEWithLogits``: the same loss, but stable for any
+    z, with gradient exactly (p - y) / N, so a confidently wrong unit (z = 50, y = 0) still learns
+    and a diverging run shows its true loss. ``model.forward`` still returns probabilities.
     """
-    X, y = np.asarray(X), np.asarray(y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} samples but y has {len(y)}")
+    X, y = _check_data(X, y)
+    if X_val is not None and y_val is not None:
+        X_val, y_val = _check_data(X_val, y_val, "X_val", "y_val")
     N = len(X)
+    nonempty(N, "fit")
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if getattr(optimizer, "model", model) is not model:
+        raise ValueError(f"the optimiser {optimizer!r} was built for another model, "
+                         f"not the one being trained")
+    if callable(callbacks) or isinstance(callbacks, str | bytes):
+        raise TypeError("callbacks must be an iterable of callables, e.g. [cb] (got a single object)")
+    callbacks = list(callbacks)  # any iterable, a generator included: called every epoch
+    if not all(callable(cb) for cb in callbacks):
+        raise TypeError(f"every callback must be callable, got {callbacks!r}")
+    fused = _logits_loss(model, loss_fn)
     batch_size = N if batch_size is None else batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -123,12 +201,11 @@ def fit(model, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, epochs: int, ba
     history = History()
 
     epoch_range = range(epochs)
-    if progress and os.environ.get("DLCORE_QUIET") != "1":
+    if progress and not env_flag("DLCORE_QUIET"):
         from tqdm.auto import tqdm
 
         epoch_range = tqdm(epoch_range, desc="epochs")
 
-    callbacks = list(callbacks)
     step = 0  # batches so far, over all epochs: the lr schedule's clock
     try:
         for epoch in epoch_range:
@@ -145,12 +222,12 @@ def fit(model, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, epochs: int, ba
                 step += 1
 
                 out = model.forward(xb)
-                loss = loss_fn(out, yb) if np.isfinite(out).all() else np.nan
+                loss = _loss(model, loss_fn, fused, out, yb)
                 if not np.isfinite(loss):
                     raise FloatingPointError(
                         f"loss became {loss} at epoch {epoch + 1}, batch {b + 1}: training diverged. "
                         f"Try a smaller learning rate (it is {getattr(optimizer, 'lr', '?')}).")
-                model.backward(loss_fn.backward(), input_grad=False)  # we never need d loss / d X
+                _backward(model, loss_fn, fused)  # we never need d loss / d X
                 optimizer.step()
 
                 total_loss += loss * len(idx)

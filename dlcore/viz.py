@@ -390,13 +390,28 @@ def save_gif(anim: animation.Animation, path, fps: int = 10, dpi: int = 70) -> P
 # ----------------------------------------------------------------------------- classification results
 
 
+def _int_labels(labels, name: str) -> np.ndarray:
+    """``labels`` flattened to int64; floats must hold whole numbers (1.7 is an error, not class 1)."""
+    a = np.asarray(labels).ravel()
+    if a.dtype.kind == "f":
+        if not (np.isfinite(a).all() and (a == np.round(a)).all()):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values")
+    elif a.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {a.dtype}")
+    return a.astype(np.int64)
+
+
 def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray:
     """Counts C (K, K) with C[i, j] = number of samples of true class i predicted as class j."""
-    y_true, y_pred = np.asarray(y_true).ravel().astype(int), np.asarray(y_pred).ravel().astype(int)
+    y_true, y_pred = _int_labels(y_true, "y_true"), _int_labels(y_pred, "y_pred")
     if y_true.shape != y_pred.shape or y_true.size == 0:
         raise ValueError(f"y_true and y_pred must be non-empty and equally long, "
-                         f"got {y_true.shape} and {y_pred.shape}")
+                         f"got {len(y_true)} and {len(y_pred)} labels")
     K = n_classes if n_classes is not None else int(max(y_true.max(), y_pred.max())) + 1
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.min() < 0 or labels.max() >= K:
+            raise ValueError(f"{name} holds labels in [{labels.min()}, {labels.max()}], "
+                             f"outside the {K} classes [0, {K})")
     C = np.zeros((K, K), dtype=np.int64)
     np.add.at(C, (y_true, y_pred), 1)
     return C

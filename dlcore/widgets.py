@@ -23,19 +23,20 @@ decision boundary next to the loss curve (chapters 2 and 3). ``train_toy`` is it
 from __future__ import annotations
 
 import html
-import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
 
+from .checks import env_flag
+
 RunFn = Callable[..., tuple[Any, str]]
 
 
 def widgets_enabled() -> bool:
     """False when ``DLCORE_WIDGETS=off`` (or ipywidgets is missing): demos then run once without controls."""
-    if os.environ.get("DLCORE_WIDGETS", "").lower() in {"off", "0", "false", "no"}:
+    if not env_flag("DLCORE_WIDGETS", default=True):  # off/0/false/no; a bad value is a clear ValueError
         return False
     try:
         import ipywidgets  # noqa: F401
