@@ -2,6 +2,7 @@
 #   make book   - set up everything (venv, data, JS), build the book, print where it is
 #   make test   - set up everything, then run every check CI runs
 # Extras: make serve | lab | execute | bench | lint | unit | nbval | browser | clean
+#   (make nbval CH=03 / make execute CH=03: one chapter only)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,22 +26,36 @@ BOOK_FLAGS := -W -n --keep-going --all
 # bit-identical in both (the stored outputs are what nbval compares against), and a busy machine does not
 # slow OpenBLAS's spinning threads down by an order of magnitude.
 NB_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-NBVAL := $(BIN)/pytest --nbval chapters --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+NBVAL := $(BIN)/pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
          -p no:cacheprovider -o addopts="" -q
+# The chapters that `make nbval` and `make execute` work on: all of them, or those named by CH, e.g.
+# `make nbval CH=03` or `make execute CH="1 4"` (a chapter's number, with or without its leading zero).
+CH ?=
+NOTEBOOKS = $(if $(strip $(CH)),$(sort $(foreach c,$(CH),$(wildcard chapters/$(c)_*.ipynb chapters/0$(c)_*.ipynb))),$(wildcard chapters/*.ipynb))
+check-notebooks = @test -n "$(NOTEBOOKS)" || { echo "no chapter matches CH=$(CH) (chapters/NN_*.ipynb)"; exit 1; }
 
 help:
-	@sed -n '1,5p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
 
 ## ---- provisioning (quick when everything is already in place) ----------------------
-# System packages (Debian/Ubuntu as root): the Fashion-MNIST data set and Chromium for the browser check.
+# System packages (Debian/Ubuntu as root): the Fashion-MNIST data set and, on Debian, Chromium for the browser
+# check. Ubuntu's `chromium` package is only a shim for the snap, which does not run in containers or CI, so on
+# Ubuntu install Google Chrome instead (the browser check finds google-chrome, or set CHROMIUM_PATH).
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
 system:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	@have_browser=$${CHROMIUM_PATH:+yes}; \
+	for b in $(BROWSERS); do command -v $$b >/dev/null && have_browser=yes; done; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  need=""; \
 	  [ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
-	  command -v chromium >/dev/null || need="$$need chromium"; \
+	  if [ -z "$$have_browser" ]; then \
+	    if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then need="$$need chromium"; \
+	    else echo "no Chromium/Chrome found: install Google Chrome, or set CHROMIUM_PATH (see book/setup.md)"; fi; \
+	  fi; \
 	  if [ -n "$$need" ]; then echo "apt-get install$$need"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi; \
-	else echo "not root on Debian: install dataset-fashion-mnist and chromium yourself if missing (see book/setup.md)"; fi
+	else echo "not root on Debian/Ubuntu: install dataset-fashion-mnist (or run python -m dlcore.data --download)" \
+	  "and Chromium or Chrome yourself if missing (see book/setup.md)"; fi
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -84,7 +99,8 @@ unit: $(STAMP)
 	$(BIN)/pytest tests -m "not slow and not browser"
 
 nbval: $(STAMP)
-	$(NB_ENV) $(NBVAL)
+	$(check-notebooks)
+	$(NB_ENV) $(NBVAL) $(NOTEBOOKS)
 
 build-book: $(STAMP) $(VENDOR)/.stamp
 	rm -rf _build/html _build/.doctrees
@@ -106,10 +122,12 @@ serve: book
 lab: setup
 	DLCORE_QUIET=0 $(BIN)/jupyter lab chapters $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Re-executes every chapter in place (outputs and widget state stored), as the book and nbval expect.
+# Re-executes every chapter (or those named by CH) in place, outputs and widget state stored, as the book
+# and nbval expect.
 execute: setup
+	$(check-notebooks)
 	$(NB_ENV) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 chapters/*.ipynb
+	  --ExecutePreprocessor.timeout=900 --ExecutePreprocessor.kernel_name=python3 $(NOTEBOOKS)
 
 clean:
 	rm -rf _build $(VENDOR) .pytest_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """Look at the built book in headless Chromium, as a reader would (run after the book build: `make browser`).
 
-Every page listed in `_toc.yml` is served from `_build/html` on 127.0.0.1 and opened in Debian's Chromium
-driven by Playwright. A page fails on a JavaScript console error, a request that fails (e.g. something
+Every page listed in `_toc.yml` is served from `_build/html` on 127.0.0.1 and opened in headless Chromium
+(or Google Chrome) driven by Playwright: the browser named by `$CHROMIUM_PATH`, else the first of chromium,
+chromium-browser, google-chrome, google-chrome-stable on the PATH, else /usr/bin/chromium. A page fails on a JavaScript console error, a request that fails (e.g. something
 fetched from a CDN, which the offline book must not need), a broken image, raw LaTeX that MathJax did not
 typeset, or a widget area that stayed empty. Full-page screenshots go to `_build/screenshots/`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -19,7 +21,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str:
+    """The browser executable: $CHROMIUM_PATH when set, else the first of BROWSER_NAMES on the PATH."""
+    env = os.environ.get("CHROMIUM_PATH")
+    if env:
+        return env
+    return next(filter(None, map(shutil.which, BROWSER_NAMES)), "/usr/bin/chromium")
+
+
+CHROMIUM = find_chromium()
 
 pytestmark = pytest.mark.browser
 
@@ -66,7 +79,10 @@ def server():
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install chromium (make does this as root on Debian)")
+        pytest.fail(
+            f"no browser at {CHROMIUM}: install Chromium (Debian: apt-get install chromium; make does this as root "
+            f"on Debian) or Google Chrome, or set CHROMIUM_PATH to a Chromium/Chrome executable"
+        )
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
