@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help book test serve lab execute bench lint unit nbval build-book browser slow setup data vendor system clean
+.PHONY: help book test serve lab execute bench lint unit nbval build-book browser slow runs setup data vendor system clean
 
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -114,6 +114,10 @@ slow: setup
 
 bench: setup
 	$(PY) tests/bench/bench_speed.py
+
+# The long PyTorch runs whose results the chapters read (chapters/runs/*.json): about half an hour on 2 cores.
+runs: setup
+	$(PY) chapters/runs/ch07_resnet.py
 
 serve: book
 	@echo "Serving on http://localhost:$(PORT)/ (Ctrl-C to stop)"

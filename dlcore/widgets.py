@@ -90,8 +90,11 @@ class Demo:
     def values(self) -> dict[str, Any]:
         return {name: _value(c) for name, c in self.controls.items()}
 
-    def update(self) -> str:
+    def update(self, timing: bool = True) -> str:
         """Run the demo with the current control values and show the result; returns the summary.
+
+        ``timing`` adds the run's duration to the status line (``show`` leaves it out of the default run,
+        whose status is stored with the notebook: no build machine's timings in the static book).
 
         If ``run`` raises ``DemoInputError`` (bad input, a diverging run), the message becomes the
         summary, is shown in the status line, and the previous figure stays.
@@ -129,8 +132,8 @@ class Demo:
                 fig.savefig(buffer, format="png", **self.png_kwargs)
                 self.output.append_display_data(Image(data=buffer.getvalue(), format="png"))
             self.draw_seconds = time.perf_counter() - start
-            self.status.value = (f"<code>{html.escape(summary)}</code> "
-                                 f"<small>({seconds:.2f} s + {self.draw_seconds:.2f} s drawing)</small>")
+            took = f" <small>({seconds:.2f} s + {self.draw_seconds:.2f} s drawing)</small>" if timing else ""
+            self.status.value = f"<code>{html.escape(summary)}</code>{took}"
         plt.close(fig)
         return summary
 
@@ -140,7 +143,7 @@ class Demo:
 
         if self.enabled:
             display(self.view)
-        summary = self.update()
+        summary = self.update(timing=False)
         print(f"default run: {summary}")
         return self
 

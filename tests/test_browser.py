@@ -2,9 +2,10 @@
 
 Every page listed in `_toc.yml` is served from `_build/html` on 127.0.0.1 and opened in headless Chromium
 (or Google Chrome) driven by Playwright: the browser named by `$CHROMIUM_PATH`, else the first of chromium,
-chromium-browser, google-chrome, google-chrome-stable on the PATH, else /usr/bin/chromium. A page fails on a JavaScript console error, a request that fails (e.g. something
-fetched from a CDN, which the offline book must not need), a broken image, raw LaTeX that MathJax did not
-typeset, or a widget area that stayed empty. Full-page screenshots go to `_build/screenshots/`.
+chromium-browser, google-chrome, google-chrome-stable on the PATH, else /usr/bin/chromium. A page fails on a
+JavaScript console error, a request that fails (e.g. something fetched from a CDN, which the offline book must
+not need), a broken image, raw LaTeX that MathJax did not typeset, a widget area that stayed empty, or a widget
+whose controls are not marked as a static preview. Full-page screenshots go to `_build/screenshots/`.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ INSPECT = """() => {
   article.querySelectorAll('pre, code, mjx-container, .cell_input, script').forEach(e => e.remove());
   const text = article.textContent;
   const rawMath = (text.match(/\\$\\$|\\\\frac|\\\\sigma|\\\\begin\\{/g) || []).length;
-  return {images: imgs.length, broken, widgets: views.length, emptyWidgets: empty,
+  const unmarked = views.filter(s => !s.parentElement.querySelector('.static-widget-note')).length;
+  return {images: imgs.length, broken, widgets: views.length, emptyWidgets: empty, unmarked,
           math: document.querySelectorAll('mjx-container').length, rawMath,
           players: document.querySelectorAll('.animation').length};
 }"""
@@ -135,6 +137,8 @@ def test_page_renders(page, server, browser):
     problems += [f"broken image: {src}" for src in seen["broken"]]
     if seen["emptyWidgets"]:
         problems.append(f"{seen['emptyWidgets']} of {seen['widgets']} widget areas are empty")
+    if seen["unmarked"]:  # course.js disables a stored widget's controls and says it is a static preview
+        problems.append(f"{seen['unmarked']} of {seen['widgets']} widgets are not marked as a static preview")
     if seen["rawMath"]:
         problems.append(f"{seen['rawMath']} pieces of raw LaTeX left untypeset (MathJax {seen['math']} typeset)")
     assert not problems, f"{url}:\n  " + "\n  ".join(problems)

@@ -45,10 +45,12 @@ def test_toy_demo_default_run_and_retrain(widgets_on, capsys):
     assert f"default run: {summary}" in capsys.readouterr().out
     assert len(demo.output.outputs) == 1  # the figure (a PNG under a kernel)
     assert summary in demo.status.value
+    assert " s drawing" not in demo.status.value  # the stored default run shows no timings
 
     demo.controls["dataset"].value = "circles"
     demo.controls["hidden"].value = 3
     retrained = demo.update()
+    assert " s drawing" in demo.status.value  # a run the reader starts says how long it took
     assert retrained != summary
     assert retrained.startswith("circles, [2, 3, 1] tanh")
     assert demo.last[1] == retrained
