@@ -1,6 +1,6 @@
 """Chapter 7's "industrial version": a small ResNet on Fashion-MNIST, and its ablations.
 
-Run from the repository root (about 25 minutes on 2 CPU cores, every run included):
+Run from the repository root (about 27 minutes on 2 CPU cores, every run included):
 
     .venv/bin/python chapters/runs/ch07_resnet.py               # all runs -> chapters/runs/ch07_resnet.json
     .venv/bin/python chapters/runs/ch07_resnet.py --runs resnet  # one run, merged into the same file
