@@ -33,6 +33,22 @@ class Loss:
         return f"{type(self).__name__}()"
 
 
+def _binary_targets(y, out: np.ndarray, loss: str, what: str) -> np.ndarray:
+    """Targets in [0, 1] of ``out``'s shape and dtype; an (N,) vs (N, 1) mix is reshaped (never broadcast
+    to (N, N)), anything else that differs in shape, NaN/inf or values outside [0, 1] are errors."""
+    y = np.asarray(y)
+    if y.shape != out.shape:
+        if out.ndim and {y.shape, out.shape} == {(len(out),), (len(out), 1)}:
+            y = y.reshape(out.shape)
+        else:
+            raise ValueError(f"{loss}: target shape {y.shape} does not match {what} shape {out.shape}")
+    finite_data(y, f"{loss}: the targets")
+    y = _float(y, "targets").astype(out.dtype)
+    if y.size and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"{loss} expects targets 0 or 1; got values in [{y.min():.3g}, {y.max():.3g}]")
+    return y
+
+
 class BinaryCrossEntropy(Loss):
     """L = -mean(y log p + (1 - y) log(1 - p)) for probabilities p, e.g. the output of a Sigmoid.
 
@@ -56,18 +72,7 @@ class BinaryCrossEntropy(Loss):
         if p.size and (p.min() < 0 or p.max() > 1):
             raise ValueError(f"BinaryCrossEntropy expects probabilities in [0, 1] (apply a Sigmoid first); "
                              f"got values in [{p.min():.3g}, {p.max():.3g}]")
-        y = np.asarray(y)
-        if y.shape != p.shape:
-            if p.ndim and {y.shape, p.shape} == {(len(p),), (len(p), 1)}:
-                y = y.reshape(p.shape)  # (N,) vs (N, 1): reshape, never broadcast to (N, N)
-            else:
-                raise ValueError(f"BinaryCrossEntropy: target shape {y.shape} does not match "
-                                 f"prediction shape {p.shape}")
-        finite_data(y, "BinaryCrossEntropy: the targets")
-        y = y.astype(p.dtype)
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"BinaryCrossEntropy expects targets 0 or 1; "
-                             f"got values in [{y.min():.3g}, {y.max():.3g}]")
+        y = _binary_targets(y, p, "BinaryCrossEntropy", "prediction")
         eps = np.finfo(p.dtype).eps
         p = np.clip(p, eps, 1 - eps)
         self.cache = (p, y)
@@ -95,18 +100,7 @@ class BCEWithLogits(Loss):
         z = _float(z, "logits")
         finite_data(z, "BCEWithLogits: the logits", OUTPUT_HINT)
         nonempty(z.size, "BCEWithLogits")
-        y = np.asarray(y)
-        if y.shape != z.shape:
-            if z.ndim and {y.shape, z.shape} == {(len(z),), (len(z), 1)}:
-                y = y.reshape(z.shape)  # (N,) vs (N, 1): reshape, never broadcast to (N, N)
-            else:
-                raise ValueError(f"BCEWithLogits: target shape {y.shape} does not match "
-                                 f"logit shape {z.shape}")
-        finite_data(y, "BCEWithLogits: the targets")
-        y = _float(y, "targets").astype(z.dtype)
-        if y.min() < 0 or y.max() > 1:
-            raise ValueError(f"BCEWithLogits expects targets 0 or 1; "
-                             f"got values in [{y.min():.3g}, {y.max():.3g}]")
+        y = _binary_targets(y, z, "BCEWithLogits", "logit")
         self.cache = (z, y)
         return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
