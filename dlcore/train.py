@@ -14,7 +14,7 @@ import numpy as np
 from .checks import env_flag, finite_data, nonempty, positive_int
 from .layers import Sigmoid
 from .losses import BCEWithLogits, BinaryCrossEntropy
-from .model import Sequential
+from .model import Sequential, _set_mode
 
 
 @dataclass
@@ -54,12 +54,6 @@ def _n_correct(out: np.ndarray, y: np.ndarray) -> float:
     if y.size != len(out):
         return np.nan
     return float((_labels(out) == y.reshape(len(out))).sum())
-
-
-def _set_mode(model, training: bool) -> None:
-    train = getattr(model, "train", None)
-    if callable(train):
-        train(training)
 
 
 @contextmanager
