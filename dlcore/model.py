@@ -2,7 +2,6 @@
 Sequential from a list of sizes."""
 
 import zipfile
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,8 +44,10 @@ def _read_weights(path: Path) -> _SavedWeights:
         with np.load(path, allow_pickle=False) as npz:
             for name in npz.files:
                 saved[name] = npz[name]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise ValueError(f"{path} is damaged or not a weights file written by save(): {err}") from None
+    except Exception as err:  # zipfile and numpy raise many types on damaged files (BadZipFile, zlib.error,
+        # struct.error, NotImplementedError for a garbled "zip version", ...): all mean "damaged"
+        raise ValueError(f"{path} is damaged or not a weights file written by save(): "
+                         f"{type(err).__name__}: {err}") from None
     for name, a in saved.items():
         if a.dtype.kind != "f":
             raise ValueError(f"{path}: tensor {name!r} has dtype {a.dtype}; weights must be real floats")

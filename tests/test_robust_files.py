@@ -104,3 +104,21 @@ def test_saved_and_loaded_roundtrip_still_works(tmp_path):
     b.load(tmp_path / "w")
     assert_untouched(b, a.params)
     assert zipfile.is_zipfile(tmp_path / "w.npz")
+
+
+def test_a_garbled_zip_version_is_a_clear_error(tmp_path):
+    """Found by the property test above: a damaged header can claim an unknown zip version, on which zipfile
+    raises NotImplementedError; load must still say "damaged", and leave the model untouched."""
+    import struct
+
+    model = MLP([3, 4, 2], seed=0)
+    path = tmp_path / "w.npz"
+    model.save(path)
+    data = bytearray(path.read_bytes())
+    start = data.find(b"PK\x01\x02")  # the first central-directory entry: "version needed" at offset 6
+    data[start + 6 : start + 8] = struct.pack("<H", 109)
+    path.write_bytes(bytes(data))
+    before = {k: v.copy() for k, v in model.params.items()}
+    with pytest.raises(ValueError, match="damaged"):
+        model.load(path)
+    assert all(np.array_equal(before[k], v) for k, v in model.params.items())
