@@ -33,6 +33,8 @@ from typing import IO
 
 import numpy as np
 
+from .checks import finite_number, positive_int
+
 Dataset = tuple[np.ndarray, np.ndarray]
 
 # ----------------------------------------------------------------------------- toy 2-D sets
@@ -491,6 +493,108 @@ def fashion_mnist_torchvision_root(
     root = cache / "torchvision" if root is None else Path(root).expanduser()
     _torchvision_root(root, cache)
     return root
+
+
+# ----------------------------------------------------------------------------- Fashion-MNIST scenes
+
+SCENE_SPLITS = ("train", "val", "test")
+N_SCENE_VAL_ITEMS = 10_000  # Fashion-MNIST training images kept for the validation scenes
+
+
+def make_scenes(
+    images: np.ndarray,
+    labels: np.ndarray,
+    n: int,
+    *,
+    size: int = 64,
+    n_items: tuple[int, int] = (2, 4),
+    threshold: float = 0.15,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """``n`` scenes of ``n_items`` Fashion-MNIST items on a ``size`` x ``size`` canvas, labelled per pixel.
+
+    images (M, 1, h, w) float in [0, 1], labels (M,) 0..9. Each scene draws k items (k uniform in
+    n_items, inclusive), each a random image at a random position wholly on the canvas, and pastes them
+    in turn: an item's pixels above ``threshold`` replace what lies beneath (image and label: a later
+    item occludes an earlier one); its fainter pixels only brighten the image (``max``) and keep the
+    label beneath. Label 0 is background, label c + 1 is Fashion-MNIST class c.
+
+    Returns X (n, 1, size, size) float32, Y (n, size, size) uint8 (0..10) and ``items``, one row per
+    pasted item: arrays ``scene``, ``label`` (0..9), ``image`` (index into images), ``row``, ``col``
+    (top-left corner), ``area`` (its pixels above threshold) and ``visible`` (how many of them are
+    still its own in the final scene). The same arguments give the same scenes.
+    """
+    n = positive_int(n, "n")
+    size = positive_int(size, "size")
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim != 4 or images.shape[1] != 1:
+        raise ValueError(f"images must have shape (M, 1, h, w), got {images.shape}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"labels must have shape ({len(images)},), got {labels.shape}")
+    h, w = images.shape[2:]
+    if h > size or w > size:
+        raise ValueError(f"items of {h}x{w} pixels do not fit on a {size}x{size} canvas")
+    lo, hi = n_items
+    if not 1 <= lo <= hi:
+        raise ValueError(f"n_items must be (low, high) with 1 <= low <= high, got {n_items}")
+    threshold = finite_number(threshold, "threshold", low=0.0, high=1.0)
+    rng = np.random.default_rng(seed)
+    k = rng.integers(lo, hi + 1, size=n)
+    m = int(k.sum())
+    scene = np.repeat(np.arange(n), k)
+    image = rng.integers(0, len(images), size=m)
+    row = rng.integers(0, size - h + 1, size=m)
+    col = rng.integers(0, size - w + 1, size=m)
+    X = np.zeros((n, 1, size, size), np.float32)
+    Y = np.zeros((n, size, size), np.uint8)
+    owner = np.full((n, size, size), -1, np.int64)  # which item a pixel's label came from
+    for i in range(m):
+        s, r, c = scene[i], row[i], col[i]
+        patch = images[image[i], 0].astype(np.float32)
+        on = patch > threshold
+        window = np.s_[r : r + h, c : c + w]
+        X[s, 0][window] = np.where(on, patch, np.maximum(X[s, 0][window], patch))
+        Y[s][window][on] = labels[image[i]] + 1
+        owner[s][window][on] = i
+    area = np.array([(images[j, 0] > threshold).sum() for j in image], dtype=np.int64)
+    visible = np.bincount(owner[owner >= 0], minlength=m)
+    items = {
+        "scene": scene, "label": np.asarray(labels[image], np.int64), "image": image,
+        "row": row, "col": col, "area": area, "visible": visible,
+    }  # fmt: skip
+    return X, Y, items
+
+
+def load_fashion_scenes(
+    split: str,
+    n: int,
+    *,
+    size: int = 64,
+    n_items: tuple[int, int] = (2, 4),
+    threshold: float = 0.15,
+    seed: int | None = None,
+    cache_dir: str | Path | None = None,
+    download: bool = False,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Fashion-MNIST scenes for segmentation: X (n, 1, size, size), Y (n, size, size), items.
+
+    The items of each split come from disjoint images: "train" from the first 50,000 Fashion-MNIST
+    training images of a fixed shuffle, "val" from the other 10,000, "test" from the 10,000 test
+    images. ``seed`` defaults to 0 / 1 / 2 for train / val / test. See make_scenes for the rest.
+    """
+    if split not in SCENE_SPLITS:
+        raise ValueError(f"split must be one of {SCENE_SPLITS}, got {split!r}")
+    X_train, y_train, X_test, y_test = load_fashion_mnist(cache_dir, download=download)
+    if split == "test":
+        images, labels = X_test, y_test
+    else:
+        order = np.random.default_rng(12345).permutation(len(X_train))
+        keep = order[N_SCENE_VAL_ITEMS:] if split == "train" else order[:N_SCENE_VAL_ITEMS]
+        images, labels = X_train[keep], y_train[keep]
+    if seed is None:
+        seed = SCENE_SPLITS.index(split)
+    return make_scenes(images, labels, n, size=size, n_items=n_items, threshold=threshold, seed=seed)
 
 
 # ----------------------------------------------------------------------------- command line
