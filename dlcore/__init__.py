@@ -1,8 +1,9 @@
 """dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
-``layers`` (which names every layer), ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D,
-BatchNorm2D), ``losses``, ``model`` (Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
+``layers`` (which names every layer), ``convolution`` (Conv2D, MaxPool2D),
+``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``model``
+(Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
 ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts and flips),
 ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks on all cores).
 Samples are rows: dense inputs are (N, features), images (N, C, H, W).
@@ -19,13 +20,16 @@ sample (layers, ``forward``, ``predict``) and a ValueError where it is a mean (l
 
 import importlib
 
-from . import (  # layers before normalisation and regularisation: it imports them
+from . import layers  # first: the layers of convolution, normalisation and regularisation build on it
+
+# isort: split
+from . import (
     augment,
     checks,
+    convolution,
     functional,
     gradcheck,
     init,
-    layers,
     losses,
     model,
     normalisation,
@@ -61,7 +65,7 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
-    "regularisation", "normalisation", "schedules", "augment",
+    "regularisation", "normalisation", "schedules", "augment", "convolution",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
     "Dropout", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
