@@ -1,7 +1,7 @@
 """dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
-``layers`` (which names every layer), ``convolution`` (Conv2D, MaxPool2D),
+``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
 ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``model``
 (Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
 ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts and flips),
@@ -44,6 +44,7 @@ from .layers import (
     BatchNorm1D,
     BatchNorm2D,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Dropout,
     Flatten,
@@ -66,8 +67,8 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "regularisation", "normalisation", "schedules", "augment", "convolution",
-    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
-    "Dropout", "BatchNorm1D", "BatchNorm2D",
+    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",

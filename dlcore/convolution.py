@@ -1,9 +1,11 @@
-"""Convolution and max-pooling layers (both re-exported by ``dlcore.layers``).
+"""Convolution, transposed convolution and max-pooling layers (all re-exported by ``dlcore.layers``).
 
 Images are (N, C, H, W) and weights use PyTorch's layouts, so they copy across unchanged.
 
 * ``Conv2D`` (chapter 4): im2col + one matmul per image; its backward builds the input gradient with
   col2im, the adjoint of im2col.
+* ``ConvTranspose2D`` (chapter 8): the adjoint of a Conv2D. Its forward is Conv2D's input-gradient
+  computation (col2im) and its backward is Conv2D's forward (im2col): the same two functions, swapped.
 * ``MaxPool2D``: the max over k x k windows, channel by channel.
 """
 
@@ -11,7 +13,7 @@ import numpy as np
 
 from . import functional as F
 from . import parallel
-from .checks import float_dtype, positive_int
+from .checks import OUTPUT_HINT, finite_data, float_dtype, positive_int
 from .init import initialise
 from .layers import Layer, _float_input, _rng
 
@@ -94,6 +96,76 @@ class Conv2D(Layer):
     def __repr__(self) -> str:
         return (f"Conv2D({self.c_in}, {self.c_out}, kernel_size={self.k}, "
                 f"stride={self.stride}, padding={self.padding})")
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution: the adjoint of a Conv2D, used to up-sample (a U-Net's decoder).
+
+    x: (N, c_in, H, W) -> y: (N, c_out, OH, OW) with OH = (H - 1)*stride - 2*padding + k + output_padding.
+    W: (c_in, c_out, k, k), b: (c_out,) — PyTorch's ``ConvTranspose2d`` layout.
+
+    Read W as the weight of a Conv2D from c_out to c_in channels (its layout (c_in, c_out, k, k) is
+    exactly that Conv2D's (c_out', c_in', k, k)). That Conv2D's backward turns a gradient of its output's
+    shape into one of its input's shape with ``col2im(W^T @ dY)``: every pixel paints a k x k patch,
+    scaled by the kernel, and overlapping patches add. This map is our forward, and our backward is
+    that Conv2D's forward (im2col, then W @ cols): the same two computations, swapped.
+    ``output_padding`` (< stride) adds rows and columns at the bottom and right: a stride-s Conv2D maps
+    s different sizes to H, and it picks which of them to produce.
+    He init with fan_in = c_out*k*k, as PyTorch counts fans for this layout. No chunks (unlike Conv2D):
+    the whole batch at once.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 output_padding: int = 0, init: str = "he", rng=None, seed: int | None = None,
+                 dtype=np.float64):
+        super().__init__()
+        name = "ConvTranspose2D"
+        c_in, c_out = positive_int(c_in, f"{name} c_in"), positive_int(c_out, f"{name} c_out")
+        k, s = positive_int(kernel_size, f"{name} kernel_size"), positive_int(stride, f"{name} stride")
+        if padding < 0 or not 0 <= output_padding < s:
+            raise ValueError(f"need padding >= 0 and 0 <= output_padding < stride; got padding={padding}, "
+                             f"output_padding={output_padding}, stride={s}")
+        dtype = float_dtype(dtype)
+        self.c_in, self.c_out, self.k, self.stride, self.padding = c_in, c_out, k, s, padding
+        self.output_padding = output_padding
+        W = initialise((c_in, c_out, k, k), init, _rng(rng, seed), dtype)
+        self.params = {"W": W, "b": np.zeros(c_out, dtype=dtype)}
+
+    def _output_size(self, n: int) -> int:
+        return F.conv_transpose_output_size(n, self.k, self.stride, self.padding, self.output_padding)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["W"].dtype)
+        if x.ndim != 4 or x.shape[1] != self.c_in:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.c_in}, H, W), got {x.shape}")
+        finite_data(x, f"{self!r}: the input", OUTPUT_HINT)
+        N, _, H, W_ = x.shape
+        OH, OW = self._output_size(H), self._output_size(W_)
+        if min(H, W_, OH, OW) < 1:
+            raise ValueError(f"{self!r}: a {H}x{W_} input gives no output ({OH}x{OW}): the padding "
+                             f"crops more than the kernel adds")
+        W = self._param("W", x.dtype).reshape(self.c_in, -1)  # (c_in, c_out*k*k)
+        patches = W.T @ x.reshape(N, self.c_in, H * W_)     # (N, c_out*k*k, H*W): a patch per pixel
+        y = F.col2im(patches, (N, self.c_out, OH, OW), self.k, self.k, self.stride, self.padding)
+        self.cache = x
+        return y + self._param("b", x.dtype)[:, None, None]
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy: (N, c_out, OH, OW) -> dx: (N, c_in, H, W). ``input_grad=False`` skips dx."""
+        x = self._saved()
+        N, _, H, W_ = x.shape
+        dy = self._check_dy(dy, (N, self.c_out, self._output_size(H), self._output_size(W_)), x.dtype)
+        cols = F.im2col(dy, self.k, self.k, self.stride, self.padding)  # (N, c_out*k*k, H*W)
+        dW = (x.reshape(N, self.c_in, H * W_) @ cols.transpose(0, 2, 1)).sum(axis=0)  # (c_in, c_out*k*k)
+        self.grads = {"W": dW.reshape(self.params["W"].shape), "b": dy.sum(axis=(0, 2, 3))}
+        if not input_grad:
+            return None
+        W = self._param("W", x.dtype).reshape(self.c_in, -1)
+        return (W @ cols).reshape(x.shape)  # a Conv2D's forward, without the bias
+
+    def __repr__(self) -> str:
+        return (f"ConvTranspose2D({self.c_in}, {self.c_out}, kernel_size={self.k}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding})")
 
 
 # ----------------------------------------------------------------------------- pooling

@@ -14,6 +14,7 @@ from dlcore import (
     SGD,
     BinaryCrossEntropy,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Flatten,
     LeakyReLU,
@@ -83,6 +84,7 @@ LAYERS = {
     "ReLU": (ReLU, (0, 3), (0, 3)),
     "LeakyReLU": (LeakyReLU, (0, 3), (0, 3)),
     "Conv2D": (lambda: Conv2D(2, 3, 3, padding=1), (0, 2, 5, 5), (0, 3, 5, 5)),
+    "ConvTranspose2D": (lambda: ConvTranspose2D(2, 3, 2, stride=2), (0, 2, 5, 5), (0, 3, 10, 10)),
     "MaxPool2D": (lambda: MaxPool2D(2), (0, 2, 4, 4), (0, 2, 2, 2)),
     "Flatten": (Flatten, (0, 2, 4, 4), (0, 32)),
 }
