@@ -55,7 +55,13 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .losses import BCEWithLogits, BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from .losses import (
+    BCEWithLogits,
+    BinaryCrossEntropy,
+    MeanSquaredError,
+    PixelCrossEntropy,
+    SoftmaxCrossEntropy,
+)
 from .model import MLP, Residual, Sequential
 from .optim import SGD, Adam, AdamW
 from .train import EarlyStopping, History, accuracy, evaluate, fit, predict
@@ -69,7 +75,7 @@ __all__ = [
     "regularisation", "normalisation", "schedules", "augment", "convolution",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
     "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
-    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
+    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]

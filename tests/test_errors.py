@@ -13,6 +13,7 @@ from dlcore import (
     LeakyReLU,
     MaxPool2D,
     MeanSquaredError,
+    PixelCrossEntropy,
     ReLU,
     Sequential,
     Sigmoid,
@@ -62,7 +63,7 @@ def test_backward_before_forward(layer):
         layer.backward(np.zeros((1, 2)))
 
 
-@pytest.mark.parametrize("loss", [BinaryCrossEntropy(), SoftmaxCrossEntropy(), MeanSquaredError()])
+@pytest.mark.parametrize("loss", [BinaryCrossEntropy(), SoftmaxCrossEntropy(), PixelCrossEntropy(), MeanSquaredError()])
 def test_loss_backward_before_forward(loss):
     with pytest.raises(RuntimeError, match="before forward"):
         loss.backward()

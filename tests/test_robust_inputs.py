@@ -31,7 +31,7 @@ from dlcore import (
     parallel,
     predict,
 )
-from dlcore.losses import BCEWithLogits
+from dlcore.losses import BCEWithLogits, PixelCrossEntropy
 from dlcore.viz import confusion_matrix
 
 # ----------------------------------------------------------------------------- sizes and dtypes
@@ -114,6 +114,7 @@ def test_models_predict_empty_for_an_empty_batch():
     (BinaryCrossEntropy(), np.zeros((0, 1)), np.zeros((0, 1))),
     (BCEWithLogits(), np.zeros((0, 1)), np.zeros((0, 1))),
     (SoftmaxCrossEntropy(), np.zeros((0, 3)), np.zeros(0, dtype=int)),
+    (PixelCrossEntropy(), np.zeros((0, 3, 2, 2)), np.zeros((0, 2, 2), dtype=int)),
     (MeanSquaredError(), np.zeros((0, 2)), np.zeros((0, 2))),
 ])
 def test_every_loss_refuses_an_empty_batch(loss, pred, target):
