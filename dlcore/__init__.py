@@ -2,10 +2,11 @@
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
-``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``model``
-(Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
-``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts and flips),
-``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks on all cores).
+``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``metrics``
+(segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
+Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
+and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
+on all cores).
 Samples are rows: dense inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
@@ -31,6 +32,7 @@ from . import (
     gradcheck,
     init,
     losses,
+    metrics,
     model,
     normalisation,
     optim,
@@ -72,7 +74,7 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
-    "regularisation", "normalisation", "schedules", "augment", "convolution",
+    "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
     "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
