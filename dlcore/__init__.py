@@ -1,10 +1,12 @@
 """dlcore: the small numpy deep-learning library of *Deep Learning from First Principles*.
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
-``layers`` (which names every layer), ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D,
-BatchNorm2D), ``losses``, ``model`` (Sequential, Residual, MLP), ``optim`` (SGD, Adam, AdamW),
-``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts and flips),
-``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks on all cores).
+``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
+``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``metrics``
+(segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
+Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
+and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
+on all cores).
 Samples are rows: dense inputs are (N, features), images (N, C, H, W).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
@@ -19,14 +21,18 @@ sample (layers, ``forward``, ``predict``) and a ValueError where it is a mean (l
 
 import importlib
 
-from . import (  # layers before normalisation and regularisation: it imports them
+from . import layers  # first: the layers of convolution, normalisation and regularisation build on it
+
+# isort: split
+from . import (
     augment,
     checks,
+    convolution,
     functional,
     gradcheck,
     init,
-    layers,
     losses,
+    metrics,
     model,
     normalisation,
     optim,
@@ -40,6 +46,7 @@ from .layers import (
     BatchNorm1D,
     BatchNorm2D,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Dropout,
     Flatten,
@@ -50,7 +57,13 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .losses import BCEWithLogits, BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from .losses import (
+    BCEWithLogits,
+    BinaryCrossEntropy,
+    MeanSquaredError,
+    PixelCrossEntropy,
+    SoftmaxCrossEntropy,
+)
 from .model import MLP, Residual, Sequential
 from .optim import SGD, Adam, AdamW
 from .train import EarlyStopping, History, accuracy, evaluate, fit, predict
@@ -61,10 +74,10 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
-    "regularisation", "normalisation", "schedules", "augment",
-    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "MaxPool2D", "Flatten",
-    "Dropout", "BatchNorm1D", "BatchNorm2D",
-    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "MeanSquaredError",
+    "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
+    "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
+    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]

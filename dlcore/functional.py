@@ -66,6 +66,16 @@ def conv_output_size(n: int, k: int, stride: int = 1, padding: int = 0) -> int:
     return (n + 2 * padding - k) // stride + 1
 
 
+def conv_transpose_output_size(n: int, k: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0) -> int:
+    """Output length of a transposed convolution: (n - 1) s - 2p + k + output_padding.
+
+    (n - 1) s - 2p + k is the shortest input that a convolution (k, s, p) maps to length n; the s lengths
+    from there up all map to n, and ``output_padding`` (0 <= output_padding < s) picks one of them.
+    """
+    return (n - 1) * stride - 2 * padding + k + output_padding
+
+
 def pad(x: np.ndarray, padding: int) -> np.ndarray:
     """x (N, C, H, W) on a zero canvas (N, C, H + 2p, W + 2p); x itself when padding is 0."""
     if not padding:

@@ -1,4 +1,9 @@
-"""Losses: ``forward(pred, target) -> float`` (mean over the batch), then ``backward() -> dpred``."""
+"""Losses: ``forward(pred, target) -> float`` (mean over the batch), then ``backward() -> dpred``.
+
+``PixelCrossEntropy`` (segmentation) is a mean over the pixels: every pixel is a classification.
+"""
+
+import numbers
 
 import numpy as np
 
@@ -47,6 +52,23 @@ def _binary_targets(y, out: np.ndarray, loss: str, what: str) -> np.ndarray:
     if y.size and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{loss} expects targets 0 or 1; got values in [{y.min():.3g}, {y.max():.3g}]")
     return y
+
+
+def _class_labels(labels, shape: tuple, K: int, loss: str, ignore_index: int | None = None) -> np.ndarray:
+    """``labels`` as int64 of ``shape``, each in [0, K) or equal to ``ignore_index``."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{loss} expects integer class labels, got dtype {labels.dtype} "
+                        f"(use labels.astype(int))")
+    if labels.shape != shape:
+        raise ValueError(f"{loss} expects labels of shape {shape}, got {labels.shape}")
+    labels = labels.astype(np.int64, copy=False)
+    counted = labels if ignore_index is None else labels[labels != ignore_index]
+    if counted.size and (counted.min() < 0 or counted.max() >= K):
+        also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise ValueError(f"labels must be in [0, {K}) for {K} classes{also}; got values in "
+                         f"[{counted.min()}, {counted.max()}]")
+    return labels
 
 
 class BinaryCrossEntropy(Loss):
@@ -118,20 +140,12 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, z: np.ndarray, labels: np.ndarray) -> float:
         z = _float(z, "logits")
-        labels = np.asarray(labels)
         if z.ndim != 2:
             raise ValueError(f"SoftmaxCrossEntropy expects logits of shape (N, K), got {z.shape}")
         N, K = z.shape
         nonempty(N, "SoftmaxCrossEntropy")
         finite_data(z, "SoftmaxCrossEntropy: the logits", OUTPUT_HINT)
-        if labels.dtype.kind not in "iu":
-            raise TypeError(f"SoftmaxCrossEntropy expects integer class labels, got dtype {labels.dtype} "
-                            f"(use labels.astype(int))")
-        if labels.shape != (N,):
-            raise ValueError(f"SoftmaxCrossEntropy expects labels of shape ({N},), got {labels.shape}")
-        if N and (labels.min() < 0 or labels.max() >= K):
-            raise ValueError(f"labels must be in [0, {K}) for {K} classes; got values in "
-                             f"[{labels.min()}, {labels.max()}]")
+        labels = _class_labels(labels, (N,), K, "SoftmaxCrossEntropy")
         logp = F.log_softmax(z)
         self.cache = (logp, labels)
         return float(-logp[np.arange(N), labels].mean())
@@ -142,6 +156,66 @@ class SoftmaxCrossEntropy(Loss):
         dz[np.arange(len(dz)), labels] -= 1
         dz /= len(dz)
         return dz
+
+
+class PixelCrossEntropy(Loss):
+    """Softmax cross-entropy at every pixel, for segmentation: PyTorch's ``F.cross_entropy`` on images.
+
+    z: logits (N, K, H, W) (a class score per pixel); labels: ints (N, H, W) in [0, K), or ``ignore_index``
+    for pixels that do not count (say, unlabelled borders). With class weights w (``weight``, shape (K,);
+    default all 1) and the set P of counted pixels,
+
+        L = sum_{i in P} w[y_i] * -log softmax(z_i)[y_i]  /  sum_{i in P} w[y_i]
+
+    a weighted mean over the counted pixels (PyTorch's ``reduction='mean'``). The gradient at pixel i is
+    w[y_i] (softmax(z_i) - onehot(y_i)) / sum_{j in P} w[y_j], and 0 at ignored pixels.
+    """
+
+    def __init__(self, ignore_index: int | None = None, weight: np.ndarray | None = None) -> None:
+        super().__init__()
+        if ignore_index is not None and (isinstance(ignore_index, bool)
+                                         or not isinstance(ignore_index, numbers.Integral)):
+            raise TypeError(f"ignore_index must be an integer label or None, got {ignore_index!r}")
+        if weight is not None:
+            weight = _float(weight, "weight")
+            finite_data(weight, "PixelCrossEntropy: the class weights")
+            if weight.ndim != 1 or (weight < 0).any():
+                raise ValueError(f"weight must hold one weight >= 0 per class, shape (K,); got {weight}")
+        self.ignore_index, self.weight = ignore_index, weight
+
+    def forward(self, z: np.ndarray, labels: np.ndarray) -> float:
+        z = _float(z, "logits")
+        if z.ndim != 4:
+            raise ValueError(f"PixelCrossEntropy expects logits of shape (N, K, H, W), got {z.shape}")
+        N, K, H, W = z.shape
+        nonempty(N, "PixelCrossEntropy")
+        finite_data(z, "PixelCrossEntropy: the logits", OUTPUT_HINT)
+        labels = _class_labels(labels, (N, H, W), K, "PixelCrossEntropy", self.ignore_index)
+        if self.weight is not None and self.weight.shape != (K,):
+            raise ValueError(f"PixelCrossEntropy: {len(self.weight)} class weights for {K} classes")
+        counted = labels != self.ignore_index  # all True when ignore_index is None
+        y = np.where(counted, labels, 0)       # ignored pixels: any class will do, their weight is 0
+        weights = (1.0 if self.weight is None else self.weight[y]) * counted  # (N, H, W)
+        if not weights.sum() > 0:
+            why = "every pixel is ignored" if not counted.any() else "the counted pixels' classes weigh 0"
+            raise ValueError(f"PixelCrossEntropy: {why}, so the mean over pixels is undefined")
+        share = (weights / weights.sum()).astype(z.dtype)  # each pixel's share of the mean
+        logp = F.log_softmax(z, axis=1)
+        n, r, c = np.ogrid[:N, :H, :W]  # logp[n, y, r, c]: the log-probability of each pixel's label
+        self.cache = (logp, y, share)
+        return float(-(share * logp[n, y, r, c]).sum())
+
+    def backward(self) -> np.ndarray:
+        logp, y, share = self._saved()
+        N, _, H, W = logp.shape
+        n, r, c = np.ogrid[:N, :H, :W]
+        dz = np.exp(logp)  # softmax(z), a fresh array we can edit
+        dz[n, y, r, c] -= 1
+        dz *= share[:, None]
+        return dz
+
+    def __repr__(self) -> str:
+        return f"PixelCrossEntropy(ignore_index={self.ignore_index}, weight={self.weight})"
 
 
 class MeanSquaredError(Loss):

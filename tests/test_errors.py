@@ -7,11 +7,13 @@ from dlcore import (
     MLP,
     BinaryCrossEntropy,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Flatten,
     LeakyReLU,
     MaxPool2D,
     MeanSquaredError,
+    PixelCrossEntropy,
     ReLU,
     Sequential,
     Sigmoid,
@@ -54,20 +56,21 @@ def test_non_numeric_input():
         Dense(1, 1).forward(np.array([["a"]]))
 
 
-@pytest.mark.parametrize("layer", [Dense(2, 2), Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Conv2D(1, 1, 1), MaxPool2D(1),
-                                   Flatten()])
+@pytest.mark.parametrize("layer", [Dense(2, 2), Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Conv2D(1, 1, 1),
+                                   ConvTranspose2D(1, 1, 1), MaxPool2D(1), Flatten()])
 def test_backward_before_forward(layer):
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.zeros((1, 2)))
 
 
-@pytest.mark.parametrize("loss", [BinaryCrossEntropy(), SoftmaxCrossEntropy(), MeanSquaredError()])
+@pytest.mark.parametrize("loss", [BinaryCrossEntropy(), SoftmaxCrossEntropy(), PixelCrossEntropy(), MeanSquaredError()])
 def test_loss_backward_before_forward(loss):
     with pytest.raises(RuntimeError, match="before forward"):
         loss.backward()
 
 
-@pytest.mark.parametrize("layer", [Dense(3, 2), Sigmoid(), ReLU(), Conv2D(1, 2, 3), MaxPool2D(2)])
+@pytest.mark.parametrize("layer", [Dense(3, 2), Sigmoid(), ReLU(), Conv2D(1, 2, 3), ConvTranspose2D(1, 2, 2, stride=2),
+                                   MaxPool2D(2)])
 def test_backward_with_wrong_dy_shape(layer):
     x = np.zeros((2, 3)) if isinstance(layer, Dense | Sigmoid | ReLU) else np.zeros((2, 1, 6, 6))
     y = layer.forward(x)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcore import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from dlcore import Conv2D, ConvTranspose2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from dlcore.gradcheck import gradcheck, rel_error
 
 TOL = 1e-7
@@ -220,7 +220,7 @@ def test_flatten_round_trip(torch, rng):
 
 def all_layers():
     return [Dense(12, 5, seed=0), Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Conv2D(3, 2, 3, padding=1, seed=0),
-            MaxPool2D(2), Flatten()]
+            ConvTranspose2D(3, 2, 3, stride=2, padding=1, output_padding=1, seed=0), MaxPool2D(2), Flatten()]
 
 
 def layer_input(layer, rng, dtype):

@@ -14,6 +14,7 @@ from dlcore import (
     SGD,
     BinaryCrossEntropy,
     Conv2D,
+    ConvTranspose2D,
     Dense,
     Flatten,
     LeakyReLU,
@@ -30,7 +31,7 @@ from dlcore import (
     parallel,
     predict,
 )
-from dlcore.losses import BCEWithLogits
+from dlcore.losses import BCEWithLogits, PixelCrossEntropy
 from dlcore.viz import confusion_matrix
 
 # ----------------------------------------------------------------------------- sizes and dtypes
@@ -83,6 +84,7 @@ LAYERS = {
     "ReLU": (ReLU, (0, 3), (0, 3)),
     "LeakyReLU": (LeakyReLU, (0, 3), (0, 3)),
     "Conv2D": (lambda: Conv2D(2, 3, 3, padding=1), (0, 2, 5, 5), (0, 3, 5, 5)),
+    "ConvTranspose2D": (lambda: ConvTranspose2D(2, 3, 2, stride=2), (0, 2, 5, 5), (0, 3, 10, 10)),
     "MaxPool2D": (lambda: MaxPool2D(2), (0, 2, 4, 4), (0, 2, 2, 2)),
     "Flatten": (Flatten, (0, 2, 4, 4), (0, 32)),
 }
@@ -112,6 +114,7 @@ def test_models_predict_empty_for_an_empty_batch():
     (BinaryCrossEntropy(), np.zeros((0, 1)), np.zeros((0, 1))),
     (BCEWithLogits(), np.zeros((0, 1)), np.zeros((0, 1))),
     (SoftmaxCrossEntropy(), np.zeros((0, 3)), np.zeros(0, dtype=int)),
+    (PixelCrossEntropy(), np.zeros((0, 3, 2, 2)), np.zeros((0, 2, 2), dtype=int)),
     (MeanSquaredError(), np.zeros((0, 2)), np.zeros((0, 2))),
 ])
 def test_every_loss_refuses_an_empty_batch(loss, pred, target):
