@@ -1,4 +1,4 @@
-"""A compact PyTorch training recipe for Fashion-MNIST classifiers (chapter 7 and later chapters).
+"""A compact PyTorch training recipe for Fashion-MNIST classifiers (chapter 7) and segmenters (chapter 8).
 
 ``import dlcore.torch_train`` does not import torch; every function imports it when called.
 
@@ -11,7 +11,9 @@ The recipe is the one chapter 5 builds step by step, plus what chapter 7 adds:
 * ``evaluate`` in eval mode, optionally averaging the logits of each image and its mirror image
   (test-time augmentation).
 
-``fit`` runs it all and returns a dict of per-epoch metrics and the training time in seconds.
+``fit`` runs it all and returns a dict of per-epoch metrics and the training time in seconds. Labels may
+be one per image, ``y (N,)``, or one per pixel, ``y (N, H, W)`` with logits (N, K, H, W) (segmentation,
+chapter 8); any integer dtype (uint8 saves memory), and accuracies count pixels then.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ def evaluate(model, X, y, batch_size: int = 1000, tta_flip: bool = False, device
                 logits = (logits + model(xb.flip(3))) / 2
             parts.append(logits.cpu())
         logits = torch.cat(parts)
+    y = y.long()
     return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item(), logits
 
 
@@ -128,7 +131,7 @@ def bf16_is_fast(device: str = "cpu") -> bool:
 def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: float = 3e-3,
         weight_decay: float = 5e-4, pct_start: float = 0.25, label_smoothing: float = 0.1,
         augment: Callable | None = shift_flip, seed: int = 0, device: str = "cpu", bf16: bool = False,
-        log: Callable[[str], None] | None = print) -> dict:
+        log: Callable[[str], None] | None = print, val_metric: Callable | None = None) -> dict:
     """Train ``model`` with AdamW + one-cycle + label smoothing; validate after every epoch.
 
     ``bf16=True`` runs the forward pass and the loss under ``torch.autocast`` in bfloat16 (mixed precision:
@@ -136,7 +139,8 @@ def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: f
     where ``bf16_is_fast()``. Validation and ``evaluate`` stay in float32.
     Returns ``{"loss", "acc", "val_loss", "val_acc": per-epoch lists, "seconds": training time (without
     the validation passes), "steps": optimiser steps}``. ``augment=None`` trains on the plain images.
-    The model ends in eval mode.
+    ``val_metric(val_logits, y_val) -> float``, if given, is computed after every epoch too (``"val_metric"``,
+    e.g. the mean IoU of a segmenter). The model ends in eval mode.
     """
     import torch
     import torch.nn.functional as F
@@ -147,12 +151,14 @@ def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: f
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=epochs,
                                                     steps_per_epoch=steps_per_epoch, pct_start=pct_start)
     generator = torch.Generator().manual_seed(seed)
-    history: dict = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "seconds": 0.0, "steps": 0}
+    history: dict = {"loss": [], "acc": [], "val_loss": [], "val_acc": [], "val_metric": [], "seconds": 0.0,
+                     "steps": 0}
     for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
-        total, correct = 0.0, 0
+        total, correct, seen = 0.0, 0, 0
         for xb, yb in batches(X, y, batch_size, generator, augment, device):
+            yb = yb.long()
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
                 logits = model(xb.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
@@ -165,13 +171,18 @@ def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: f
             history["steps"] += 1
             total += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
+            seen += yb.numel()
         history["seconds"] += time.perf_counter() - start
-        val_loss, val_acc, _ = evaluate(model, X_val, y_val, device=device)
+        val_loss, val_acc, val_logits = evaluate(model, X_val, y_val, device=device)
         for key, value in zip(("loss", "acc", "val_loss", "val_acc"),
-                              (total / len(y), correct / len(y), val_loss, val_acc), strict=True):
+                              (total / len(y), correct / seen, val_loss, val_acc), strict=True):
             history[key].append(value)
+        extra = ""
+        if val_metric is not None:
+            history["val_metric"].append(float(val_metric(val_logits, y_val)))
+            extra = f", val metric {history['val_metric'][-1]:.4f}"
         if log is not None:
-            log(f"epoch {epoch + 1:2d}/{epochs}: loss {total / len(y):.3f}, val acc {val_acc:.4f} "
+            log(f"epoch {epoch + 1:2d}/{epochs}: loss {total / len(y):.3f}, val acc {val_acc:.4f}{extra} "
                 f"({history['seconds']:.0f} s)")
     model.eval()
     return history

@@ -134,3 +134,25 @@ def test_from_dlcore_copies_batch_norm_dropout_and_residual(torch):
     running = {n: b for n, b in tnet.state_dict().items() if "running" in n}
     for name, value in running.items():  # the training step updated both sides' statistics the same way
         assert rel_error(net.buffers[name], value.numpy()) < 1e-12, name
+
+
+def test_fit_trains_a_segmenter_on_per_pixel_uint8_labels(torch):
+    # one label per pixel (N, H, W), stored as uint8: fit counts pixel accuracy and calls val_metric
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    X = torch.rand(16, 1, 8, 8, generator=g)
+    y = (X[:, 0] > 0.5).to(torch.uint8)  # a pixel's class is whether it is bright
+    model = torch_models.unet(n_classes=2, width=4, levels=1)
+    seen = []
+
+    def metric(logits, labels):
+        seen.append((tuple(logits.shape), tuple(labels.shape)))
+        return (logits.argmax(1) == labels.long()).float().mean().item()
+
+    hist = torch_train.fit(model, X, y, X[:8], y[:8], epochs=40, batch_size=8, max_lr=1e-2,
+                           label_smoothing=0.0, augment=None, log=None, val_metric=metric)
+    assert seen == [((8, 2, 8, 8), (8, 8, 8))] * 40
+    assert hist["val_metric"] == pytest.approx(hist["val_acc"])
+    assert 0 <= hist["acc"][0] <= 1 and hist["acc"][-1] > 0.95  # learns the pixel rule
+    loss, acc, logits = torch_train.evaluate(model, X, y)
+    assert logits.shape == (16, 2, 8, 8) and acc > 0.95
