@@ -501,6 +501,24 @@ SCENE_SPLITS = ("train", "val", "test")
 N_SCENE_VAL_ITEMS = 10_000  # Fashion-MNIST training images kept for the validation scenes
 
 
+def paste_item(canvas: np.ndarray, mask: np.ndarray, item: np.ndarray, label: int, row: int, col: int,
+               threshold: float = 0.15) -> np.ndarray:
+    """Paste ``item`` (h, w) on ``canvas`` (H, W) and ``label`` on ``mask`` (H, W) at (row, col), in place.
+
+    The item's pixels above ``threshold`` replace what lies beneath, in the image and in the mask; its
+    fainter pixels only brighten the image (``max``). Returns the (h, w) boolean array of the replaced pixels.
+    """
+    h, w = item.shape
+    window = np.s_[row : row + h, col : col + w]
+    if canvas[window].shape != item.shape:
+        raise ValueError(f"an item of {h}x{w} pixels at ({row}, {col}) does not fit on a "
+                         f"{canvas.shape[0]}x{canvas.shape[1]} canvas")
+    on = item > threshold
+    canvas[window] = np.where(on, item, np.maximum(canvas[window], item))
+    mask[window][on] = label
+    return on
+
+
 def make_scenes(
     images: np.ndarray,
     labels: np.ndarray,
@@ -550,13 +568,9 @@ def make_scenes(
     Y = np.zeros((n, size, size), np.uint8)
     owner = np.full((n, size, size), -1, np.int64)  # which item a pixel's label came from
     for i in range(m):
-        s, r, c = scene[i], row[i], col[i]
-        patch = images[image[i], 0].astype(np.float32)
-        on = patch > threshold
-        window = np.s_[r : r + h, c : c + w]
-        X[s, 0][window] = np.where(on, patch, np.maximum(X[s, 0][window], patch))
-        Y[s][window][on] = labels[image[i]] + 1
-        owner[s][window][on] = i
+        s = scene[i]
+        on = paste_item(X[s, 0], Y[s], images[image[i], 0], labels[image[i]] + 1, row[i], col[i], threshold)
+        owner[s, row[i] : row[i] + h, col[i] : col[i] + w][on] = i
     area = np.array([(images[j, 0] > threshold).sum() for j in image], dtype=np.int64)
     visible = np.bincount(owner[owner >= 0], minlength=m)
     items = {

@@ -485,6 +485,75 @@ def show_images(images, labels=None, preds=None, class_names: Sequence[str] | No
     return fig
 
 
+# ----------------------------------------------------------------------------- segmentation masks
+
+# Background white, then the ten Fashion-MNIST classes: the Okabe-Ito palette (told apart by colour-blind
+# readers) plus two darker colours. Masks are always drawn with a legend naming the classes.
+SEGMENT_COLORS = ("#ffffff", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2",
+                  "#d55e00", "#cc79a7", "#000000", "#999999", "#882255")
+
+
+def label_image(mask) -> np.ndarray:
+    """A mask (H, W) of labels 0..10 as an RGB image (H, W, 3) in SEGMENT_COLORS (0 = background, white)."""
+    from matplotlib.colors import to_rgb
+
+    mask = _int_labels(mask, "mask").reshape(np.shape(mask))
+    if mask.min() < 0 or mask.max() >= len(SEGMENT_COLORS):
+        raise ValueError(f"mask labels must be in [0, {len(SEGMENT_COLORS) - 1}], "
+                         f"got [{mask.min()}, {mask.max()}]")
+    return np.array([to_rgb(c) for c in SEGMENT_COLORS])[mask]
+
+
+def segment_legend(fig: Figure, class_names: Sequence[str], ncol: int = 6, y: float = 0.0):
+    """A legend of the mask colours under the figure: background, then the classes."""
+    from matplotlib.patches import Patch
+
+    names = ["background", *class_names]
+    handles = [Patch(facecolor=SEGMENT_COLORS[k], edgecolor="0.4", label=names[k]) for k in range(len(names))]
+    return fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, y), ncol=ncol, fontsize=8,
+                      frameon=False)
+
+
+def show_segmentation(images, truth, preds: Mapping[str, np.ndarray] | None = None,
+                      class_names: Sequence[str] | None = None, errors: bool = True,
+                      size: float = 1.6) -> Figure:
+    """One column per scene: the image, the true mask, each predicted mask and (``errors``) the first
+    prediction's wrong pixels in black.
+
+    images (N, 1, H, W) or (N, H, W); truth (N, H, W); preds: name -> (N, H, W) label maps.
+    """
+    images = np.asarray(images)
+    images = images[:, 0] if images.ndim == 4 else images
+    truth = np.asarray(truth)
+    preds = dict(preds or {})
+    if images.shape != truth.shape or any(np.shape(p) != truth.shape for p in preds.values()):
+        raise ValueError(f"images, truth and preds must have the same (N, H, W) shape, got {images.shape}, "
+                         f"{truth.shape} and {[np.shape(p) for p in preds.values()]}")
+    rows = [("image", None), ("truth", truth)] + list(preds.items())
+    first = next(iter(preds), None)
+    if errors and first is not None:
+        rows.append((f"errors ({first})", None))
+    N = len(images)
+    fig, axes = plt.subplots(len(rows), N, figsize=(size * N, size * len(rows)), squeeze=False)
+    for r, (name, masks) in enumerate(rows):
+        for i in range(N):
+            ax = axes[r, i]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+            elif masks is not None:
+                ax.imshow(label_image(masks[i]), interpolation="nearest")
+            else:
+                ax.imshow(preds[first][i] != truth[i], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    if class_names is not None:
+        segment_legend(fig, class_names)
+    return fig
+
+
 # ----------------------------------------------------------------------------- network diagrams
 
 

@@ -107,3 +107,13 @@ def test_load_fashion_scenes_splits_use_disjoint_items():
     order = np.random.default_rng(12345).permutation(len(X_train))
     train_ids, val_ids = order[data.N_SCENE_VAL_ITEMS:][tr["image"]], order[:data.N_SCENE_VAL_ITEMS][va["image"]]
     assert not set(train_ids) & set(val_ids)
+
+
+def test_paste_item_refuses_an_item_off_the_canvas():
+    from dlcore.data import paste_item
+
+    canvas, mask = np.zeros((8, 8), np.float32), np.zeros((8, 8), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        paste_item(canvas, mask, np.ones((4, 4), np.float32), 3, 6, 0)
+    on = paste_item(canvas, mask, np.full((4, 4), 0.5, np.float32), 3, 4, 4)
+    assert on.all() and mask[4:, 4:].min() == 3 and mask[:4].max() == 0

@@ -290,3 +290,25 @@ def test_draw_network_rejects_bad_input():
         viz.draw_network(weights=[np.zeros((2, 3)), np.zeros((4, 1))])
     with pytest.raises(ValueError, match="disagree"):
         viz.draw_network([2, 2, 1], weights=[np.zeros((2, 3)), np.zeros((3, 1))])
+
+
+def test_label_image_colours_and_range():
+    mask = np.array([[0, 1], [10, 3]])
+    rgb = viz.label_image(mask)
+    assert rgb.shape == (2, 2, 3)
+    assert np.allclose(rgb[0, 0], 1.0)  # background is white
+    assert len({tuple(c) for c in rgb.reshape(-1, 3)}) == 4
+    with pytest.raises(ValueError, match="mask labels"):
+        viz.label_image(np.array([[11]]))
+
+
+def test_show_segmentation_grid_and_shape_check():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(3, 1, 8, 8))
+    truth = rng.integers(0, 11, size=(3, 8, 8))
+    fig = viz.show_segmentation(images, truth, {"a": truth, "b": np.zeros_like(truth)},
+                                class_names=[str(k) for k in range(10)])
+    assert len(fig.axes) == 5 * 3  # image, truth, a, b, errors of a
+    plt.close(fig)
+    with pytest.raises(ValueError, match="same"):
+        viz.show_segmentation(images, truth[:, :4])
