@@ -248,10 +248,15 @@ def _raw_dir(torchvision_root: Path) -> Path:
     return torchvision_root / "FashionMNIST" / "raw"
 
 
-def _find_sources(cache: Path) -> tuple[dict[str, Path], str]:
-    """The four files (name -> path, unpacked preferred over .gz) and where they were found."""
-    env = os.environ.get("DLCORE_DATA")
-    if env:
+def _find_sources(cache: Path, downloaded: Path | None = None) -> tuple[dict[str, Path], str]:
+    """The four files (name -> path, unpacked preferred over .gz) and where they were found.
+
+    ``downloaded``: the folder a download has just written; only it is searched (even with $DLCORE_DATA).
+    """
+    env = None if downloaded is not None else os.environ.get("DLCORE_DATA")
+    if downloaded is not None:
+        places = [(downloaded, "download")]
+    elif env:
         places = [(Path(env).expanduser(), "$DLCORE_DATA")]
     else:
         places = [
@@ -429,8 +434,7 @@ def _fashion_mnist_arrays(cache: Path, download: bool = False) -> dict[str, np.n
         except DataError:
             if not download:
                 raise
-            download_fashion_mnist(cache)
-            files, _ = _find_sources(cache)
+            files, _ = _find_sources(cache, downloaded=download_fashion_mnist(cache))
         arrays = _to_arrays(_read_verified(files))
         try:
             _save_cache(path, arrays)
@@ -614,10 +618,10 @@ def load_fashion_scenes(
 # ----------------------------------------------------------------------------- command line
 
 
-def _prepare(cache_dir: str | Path | None = None) -> None:
+def _prepare(cache_dir: str | Path | None = None, downloaded: Path | None = None) -> None:
     """Verify the source files, build the .npz cache and the torchvision root; one line per step."""
     cache = get_cache_dir(cache_dir)
-    files, where = _find_sources(cache)
+    files, where = _find_sources(cache, downloaded)
     raw = _read_verified(files)
     print(f"source:      {where}: {len(files)} IDX files, SHA-256 verified")
     path = cache / CACHE_FILE
@@ -641,9 +645,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", help="cache directory (default: $DLCORE_CACHE or ~/.cache/dlcore)")
     args = parser.parse_args(argv)
     try:
-        if args.download:
-            print(f"download:    {download_fashion_mnist(args.cache_dir)}")
-        _prepare(args.cache_dir)
+        downloaded = download_fashion_mnist(args.cache_dir) if args.download else None
+        if downloaded is not None:
+            print(f"download:    {downloaded}")
+        _prepare(args.cache_dir, downloaded)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -342,6 +342,28 @@ def test_download_uses_torchvision_only_when_asked(fake, monkeypatch):
     assert calls == [(fake.cache / "torchvision", True)]
 
 
+def test_download_is_read_even_when_dlcore_data_points_elsewhere(fake, tmp_path, monkeypatch):
+    # $DLCORE_DATA names an empty folder: download=True fetches the files and then reads *them*
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("DLCORE_DATA", str(empty))
+
+    class FakeFashionMNIST:
+        def __init__(self, root, train=True, download=False):
+            raw_dir = Path(root) / "FashionMNIST" / "raw"
+            raw_dir.mkdir(parents=True)
+            for name, b in fake.raw.items():
+                (raw_dir / name).write_bytes(b)
+
+    torchvision = types.ModuleType("torchvision")
+    torchvision.datasets = types.SimpleNamespace(FashionMNIST=FakeFashionMNIST)
+    monkeypatch.setitem(sys.modules, "torchvision", torchvision)
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", torchvision.datasets)
+    with pytest.raises(data.DataError, match="DLCORE_DATA is set"):
+        data.load_fashion_mnist()
+    assert_matches(data.load_fashion_mnist(download=True), fake)
+
+
 def test_failed_download_gives_clear_error(fake, monkeypatch):
     class Offline:
         def __init__(self, root, train=True, download=False):
