@@ -2,7 +2,8 @@
 
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
-``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``losses``, ``metrics``
+``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``attention``
+(Embedding), ``losses``, ``metrics``
 (segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
 Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
 and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
@@ -21,10 +22,11 @@ sample (layers, ``forward``, ``predict``) and a ValueError where it is a mean (l
 
 import importlib
 
-from . import layers  # first: the layers of convolution, normalisation and regularisation build on it
+from . import layers  # first: the layers of convolution, normalisation, regularisation, attention build on it
 
 # isort: split
 from . import (
+    attention,
     augment,
     checks,
     convolution,
@@ -49,6 +51,7 @@ from .layers import (
     ConvTranspose2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Layer,
     LeakyReLU,
@@ -75,8 +78,9 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
+    "attention",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
-    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",

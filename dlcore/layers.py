@@ -8,7 +8,8 @@ training mode (the default) or eval mode (``layer.eval()``): only Dropout and Ba
 
 This module names every layer: Dense; Sigmoid, Tanh, ReLU, LeakyReLU; Flatten; Conv2D, ConvTranspose2D,
 MaxPool2D (from ``dlcore.convolution``); Dropout (from ``dlcore.regularisation``); BatchNorm1D,
-BatchNorm2D (from ``dlcore.normalisation``). Containers (Sequential, Residual) live in ``dlcore.model``.
+BatchNorm2D (from ``dlcore.normalisation``); Embedding (from
+``dlcore.attention``). Containers (Sequential, Residual) live in ``dlcore.model``.
 
 dtype: parameters are created in ``dtype`` (float64 unless you ask for float32). A layer computes
 in its *input's* dtype: float32 in -> float32 out and float32 grads. If the input dtype differs
@@ -238,9 +239,11 @@ class Flatten(Layer):
 
 
 # the layers of their own modules (imported last: they build on Layer above)
+from .attention import Embedding  # noqa: E402
 from .convolution import Conv2D, ConvTranspose2D, MaxPool2D  # noqa: E402
 from .normalisation import BatchNorm1D, BatchNorm2D  # noqa: E402
 from .regularisation import Dropout  # noqa: E402
 
 __all__ = ["Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
-           "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D"]
+           "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
+           "Embedding"]
