@@ -3,7 +3,7 @@
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
 ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``attention``
-(Embedding), ``losses``, ``metrics``
+(Embedding, LayerNorm), ``losses``, ``metrics``
 (segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
 Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
 and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
@@ -54,6 +54,7 @@ from .layers import (
     Embedding,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
     ReLU,
@@ -80,7 +81,7 @@ __all__ = [
     "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
     "attention",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
-    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "LayerNorm",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",

@@ -18,8 +18,8 @@ Weights are (n_in, n_out) like Dense's (PyTorch's ``Linear.weight`` is the trans
 
 import numpy as np
 
-from .checks import float_dtype, positive_int
-from .layers import Layer, _rng
+from .checks import finite_number, float_dtype, positive_int
+from .layers import Layer, _float_input, _rng
 
 # ----------------------------------------------------------------------------- embedding
 
@@ -68,3 +68,57 @@ class Embedding(Layer):
 
     def __repr__(self) -> str:
         return f"Embedding({self.n_tokens}, {self.d})"
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+
+class LayerNorm(Layer):
+    """Layer norm over the last axis of a (..., d) input (``torch.nn.LayerNorm(d)``), each row on its own.
+
+    Params gamma (ones) and beta (zeros), both (d,). No buffers: the statistics are the row's own, so
+    training and eval mode compute the same thing.
+    """
+
+    def __init__(self, d: int, eps: float = 1e-5, dtype=np.float64):
+        super().__init__()
+        self.d = positive_int(d, "LayerNorm d")
+        self.eps = finite_number(eps, "LayerNorm eps", low=0, low_open=True)
+        dtype = float_dtype(dtype)
+        self.params = {"gamma": np.ones(self.d, dtype=dtype), "beta": np.zeros(self.d, dtype=dtype)}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["gamma"].dtype)
+        if x.ndim < 1 or x.shape[-1] != self.d:
+            raise ValueError(f"{self!r} expects input of shape (..., {self.d}), got {x.shape}")
+        mu = x.mean(axis=-1, keepdims=True)
+        xc = x - mu
+        var = np.mean(xc * xc, axis=-1, keepdims=True)  # biased
+        inv_sigma = 1 / np.sqrt(var + self.eps)
+        x_hat = xc * inv_sigma
+        self.cache = (x_hat, inv_sigma)
+        return self._param("gamma", x.dtype) * x_hat + self._param("beta", x.dtype)
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy -> dx, both (..., d); fills grads of gamma and beta (sums over all rows).
+
+        With g = gamma * dy, the chain rule through each row's mu and sigma collapses (as in BatchNorm,
+        but per row, over its d values) to
+
+            dx = 1 / (d * sigma) * (d * g - sum(g) - x_hat * sum(g * x_hat)).
+
+        ``input_grad=False`` skips dx.
+        """
+        x_hat, inv_sigma = self._saved()
+        dy = self._check_dy(dy, x_hat.shape, x_hat.dtype)
+        rows = tuple(range(dy.ndim - 1))
+        self.grads = {"gamma": np.sum(dy * x_hat, axis=rows), "beta": dy.sum(axis=rows)}
+        if not input_grad:
+            return None
+        g = dy * self._param("gamma", dy.dtype)
+        g_sum = g.sum(axis=-1, keepdims=True)
+        gx_sum = np.sum(g * x_hat, axis=-1, keepdims=True)
+        return inv_sigma / self.d * (self.d * g - g_sum - x_hat * gx_sum)
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.d}, eps={self.eps})"

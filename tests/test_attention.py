@@ -4,8 +4,8 @@ causality, attention weights, clear errors, float32."""
 import numpy as np
 import pytest
 
-from dlcore import Embedding
-from dlcore.gradcheck import rel_error
+from dlcore import Embedding, LayerNorm
+from dlcore.gradcheck import gradcheck, rel_error
 
 TOL = 1e-7
 
@@ -87,3 +87,95 @@ def test_embedding_dtype_and_repr():
     assert repr(layer) == "Embedding(4, 3)"
     np.testing.assert_array_equal(Embedding(4, 3, seed=2).params["W"],
                                   Embedding(4, 3, rng=np.random.default_rng(2)).params["W"])
+
+
+# ----------------------------------------------------------------------------- layer norm
+
+
+def randomised_ln(d, seed=3):
+    layer = LayerNorm(d)
+    r = np.random.default_rng(seed)
+    layer.params["gamma"][:] = r.uniform(0.5, 2, d)
+    layer.params["beta"][:] = r.standard_normal(d)
+    return layer
+
+
+LN_SHAPES = [(6, 5), (2, 3, 4), (1, 1, 7)]
+
+
+@pytest.mark.parametrize("shape", LN_SHAPES)
+def test_layernorm_gradcheck(rng, shape):
+    errors = gradcheck(randomised_ln(shape[-1]), rng.standard_normal(shape) * 2 + 1, seed=1)
+    assert set(errors) == {"gamma", "beta", "x"}
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 6), (2, 3, 2), (8, 3)])
+def test_layernorm_matches_torch(torch, rng, shape):
+    layer = randomised_ln(shape[-1])
+    x = rng.standard_normal(shape) * 3 - 1
+    dy = rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    gt = torch.tensor(layer.params["gamma"], requires_grad=True)
+    bt = torch.tensor(layer.params["beta"], requires_grad=True)
+    yt = torch.nn.functional.layer_norm(xt, (shape[-1],), gt, bt, eps=1e-5)
+    yt.backward(torch.tensor(dy))
+    y = layer.forward(x)
+    dx = layer.backward(dy)
+    assert rel_error(y, yt.detach().numpy()) < TOL
+    assert rel_error(dx, xt.grad.numpy()) < TOL
+    assert rel_error(layer.grads["gamma"], gt.grad.numpy()) < TOL
+    assert rel_error(layer.grads["beta"], bt.grad.numpy()) < TOL
+
+
+def test_layernorm_normalises_each_row_and_ignores_mode(rng):
+    x = rng.standard_normal((3, 4, 16)) * 5 + 7
+    layer = LayerNorm(16)
+    y = layer.forward(x)
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(-1), 1, rtol=1e-3)
+    np.testing.assert_array_equal(layer.eval().forward(x), y)
+    assert layer.buffers == {}
+    one = randomised_ln(1)  # one value per row: x_hat = 0, y = beta, and x cannot change y
+    np.testing.assert_array_equal(one.forward(x[..., :1]), np.broadcast_to(one.params["beta"], (3, 4, 1)))
+    assert not one.backward(np.ones((3, 4, 1))).any()
+
+
+def test_layernorm_input_grad_false_and_repr(rng):
+    layer = randomised_ln(3)
+    x, dy = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    layer.forward(x)
+    assert layer.backward(dy, input_grad=False) is None
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    layer.backward(dy)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], layer.grads[k])
+    assert repr(LayerNorm(3)) == "LayerNorm(3, eps=1e-05)"
+
+
+def test_layernorm_errors():
+    with pytest.raises(ValueError, match=r"expects input of shape \(\.\.\., 3\), got \(4, 2\)"):
+        LayerNorm(3).forward(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match=r"expects input of shape \(\.\.\., 3\), got \(\)"):
+        LayerNorm(3).forward(np.float64(1.0))
+    with pytest.raises(ValueError, match="eps"):
+        LayerNorm(3, eps=0)
+    with pytest.raises(ValueError, match="positive integer"):
+        LayerNorm(0)
+
+
+# ----------------------------------------------------------------------------- float32
+
+
+@pytest.mark.parametrize("make", [lambda: LayerNorm(4)])
+@pytest.mark.parametrize("layer_dtype", [np.float32, np.float64])
+def test_float32_in_float32_out(rng, make, layer_dtype):
+    layer = make().astype(layer_dtype)
+    x, dy = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    y64, dx64 = layer.forward(x), layer.backward(dy)
+    y = layer.forward(x.astype(np.float32))
+    dx = layer.backward(dy.astype(np.float32))
+    assert y.dtype == dx.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in layer.grads.values())
+    assert all(p.dtype == layer_dtype for p in layer.params.values())
+    assert rel_error(y, y64) < 1e-5 and rel_error(dx, dx64) < 1e-5
