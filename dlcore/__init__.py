@@ -3,12 +3,12 @@
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
 ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``attention``
-(Embedding, LayerNorm), ``losses``, ``metrics``
+(Embedding, LayerNorm, SelfAttention), ``losses``, ``metrics``
 (segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
 Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
 and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
 on all cores).
-Samples are rows: dense inputs are (N, features), images (N, C, H, W).
+Samples are rows: dense inputs are (N, features), images (N, C, H, W), sequences (N, T, d).
 
 ``dlcore.data``, ``viz``, ``widgets``, ``cnnviz`` and ``torch_models`` are loaded on first use
 (they need extra packages), and nothing in dlcore imports torch at import time.
@@ -58,6 +58,7 @@ from .layers import (
     LeakyReLU,
     MaxPool2D,
     ReLU,
+    SelfAttention,
     Sigmoid,
     Tanh,
 )
@@ -81,7 +82,7 @@ __all__ = [
     "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
     "attention",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
-    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "LayerNorm",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "LayerNorm", "SelfAttention",
     "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",

@@ -15,10 +15,12 @@
 Weights are (n_in, n_out) like Dense's (PyTorch's ``Linear.weight`` is the transpose).
 """
 
+import math
 
 import numpy as np
 
 from .checks import finite_number, float_dtype, positive_int
+from .init import initialise
 from .layers import Layer, _float_input, _rng
 
 # ----------------------------------------------------------------------------- embedding
@@ -122,3 +124,91 @@ class LayerNorm(Layer):
 
     def __repr__(self) -> str:
         return f"LayerNorm({self.d}, eps={self.eps})"
+
+
+# ----------------------------------------------------------------------------- self-attention
+
+
+class SelfAttention(Layer):
+    """Multi-head scaled dot-product self-attention (``torch.nn.functional.scaled_dot_product_attention``
+    between two projections).
+
+    x: (N, T, d) -> y: (N, T, d). Params W_qkv (d, 3d), b_qkv (3d,) (the columns are q, then k, then v,
+    each split into ``n_heads`` heads of d_head = d / n_heads), W_o (d, d), b_o (d,). ``causal=True``
+    lets position t attend to positions <= t only. After each forward, ``self.attention`` holds the
+    attention weights A (N, n_heads, T, T) (row t: how much position t takes from each position).
+    """
+
+    attention: np.ndarray | None = None
+
+    def __init__(self, d: int, n_heads: int, causal: bool = True, init: str = "xavier", rng=None,
+                 seed: int | None = None, dtype=np.float64):
+        super().__init__()
+        self.d = positive_int(d, "SelfAttention d")
+        self.n_heads = positive_int(n_heads, "SelfAttention n_heads")
+        if self.d % self.n_heads:
+            raise ValueError(f"SelfAttention: d={self.d} must be divisible by n_heads={self.n_heads}")
+        self.d_head = self.d // self.n_heads
+        self.causal = bool(causal)
+        dtype = float_dtype(dtype)
+        gen = _rng(rng, seed)
+        self.params = {"W_qkv": initialise((self.d, 3 * self.d), init, gen, dtype),
+                       "b_qkv": np.zeros(3 * self.d, dtype=dtype),
+                       "W_o": initialise((self.d, self.d), init, gen, dtype),
+                       "b_o": np.zeros(self.d, dtype=dtype)}
+
+    def _split(self, a: np.ndarray) -> np.ndarray:
+        """(N, T, d) -> (N, heads, T, d_head)."""
+        N, T, _ = a.shape
+        return a.reshape(N, T, self.n_heads, self.d_head).transpose(0, 2, 1, 3)
+
+    def _merge(self, a: np.ndarray) -> np.ndarray:
+        """(N, heads, T, d_head) -> (N, T, d)."""
+        N, _, T, _ = a.shape
+        return a.transpose(0, 2, 1, 3).reshape(N, T, self.d)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["W_qkv"].dtype)
+        if x.ndim != 3 or x.shape[-1] != self.d:
+            raise ValueError(f"{self!r} expects input of shape (N, T, {self.d}), got {x.shape}")
+        T, d = x.shape[1], self.d
+        qkv = x @ self._param("W_qkv", x.dtype) + self._param("b_qkv", x.dtype)  # (N, T, 3d)
+        q, k, v = (self._split(qkv[..., i * d:(i + 1) * d]) for i in range(3))
+        scale = 1 / math.sqrt(self.d_head)  # a Python float: keeps float32 float32
+        S = (q @ k.transpose(0, 1, 3, 2)) * scale  # (N, heads, T, T)
+        if self.causal:  # -inf above the diagonal; every row keeps its diagonal, so no row is all -inf
+            S = np.where(np.tril(np.ones((T, T), dtype=bool)), S, -np.inf)
+        S = S - S.max(axis=-1, keepdims=True, initial=-np.inf)
+        A = np.exp(S)
+        A /= A.sum(axis=-1, keepdims=True)
+        O = self._merge(A @ v)  # (N, T, d)
+        self.cache = (x, q, k, v, A, O, scale)
+        self.attention = A
+        return O @ self._param("W_o", x.dtype) + self._param("b_o", x.dtype)
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy: (N, T, d) -> dx: (N, T, d); fills the grads of W_qkv, b_qkv, W_o, b_o.
+
+        Backwards through each step of forward: the output projection (dO = dy W_o^T), the weighted sum
+        O = A v (dA = dO v^T, dv = A^T dO), the softmax (dS = A * (dA - sum(dA * A)) per row; masked
+        entries have A = 0 and get dS = 0), the scaling and S = q k^T (dq = dS k, dk = dS^T q), and the
+        input projection. ``input_grad=False`` skips dx.
+        """
+        x, q, k, v, A, O, scale = self._saved()
+        dy = self._check_dy(dy, x.shape, x.dtype)
+        d = self.d
+        dy2, O2, x2 = dy.reshape(-1, d), O.reshape(-1, d), x.reshape(-1, d)
+        dW_o, db_o = O2.T @ dy2, dy2.sum(axis=0)
+        dO = self._split(dy @ self._param("W_o", dy.dtype).T)  # (N, heads, T, d_head)
+        dA = dO @ v.transpose(0, 1, 3, 2)
+        dv = A.transpose(0, 1, 3, 2) @ dO
+        dS = A * (dA - np.sum(dA * A, axis=-1, keepdims=True)) * scale
+        dq = dS @ k
+        dk = dS.transpose(0, 1, 3, 2) @ q
+        dqkv = np.concatenate([self._merge(g) for g in (dq, dk, dv)], axis=-1)  # (N, T, 3d)
+        dqkv2 = dqkv.reshape(-1, 3 * d)
+        self.grads = {"W_qkv": x2.T @ dqkv2, "b_qkv": dqkv2.sum(axis=0), "W_o": dW_o, "b_o": db_o}
+        return dqkv @ self._param("W_qkv", dy.dtype).T if input_grad else None
+
+    def __repr__(self) -> str:
+        return f"SelfAttention({self.d}, n_heads={self.n_heads}, causal={self.causal})"

@@ -8,7 +8,7 @@ training mode (the default) or eval mode (``layer.eval()``): only Dropout and Ba
 
 This module names every layer: Dense; Sigmoid, Tanh, ReLU, LeakyReLU; Flatten; Conv2D, ConvTranspose2D,
 MaxPool2D (from ``dlcore.convolution``); Dropout (from ``dlcore.regularisation``); BatchNorm1D,
-BatchNorm2D (from ``dlcore.normalisation``); Embedding, LayerNorm (from
+BatchNorm2D (from ``dlcore.normalisation``); Embedding, LayerNorm, SelfAttention (from
 ``dlcore.attention``). Containers (Sequential, Residual) live in ``dlcore.model``.
 
 dtype: parameters are created in ``dtype`` (float64 unless you ask for float32). A layer computes
@@ -239,11 +239,11 @@ class Flatten(Layer):
 
 
 # the layers of their own modules (imported last: they build on Layer above)
-from .attention import Embedding, LayerNorm  # noqa: E402
+from .attention import Embedding, LayerNorm, SelfAttention  # noqa: E402
 from .convolution import Conv2D, ConvTranspose2D, MaxPool2D  # noqa: E402
 from .normalisation import BatchNorm1D, BatchNorm2D  # noqa: E402
 from .regularisation import Dropout  # noqa: E402
 
 __all__ = ["Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
            "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
-           "Embedding", "LayerNorm"]
+           "Embedding", "LayerNorm", "SelfAttention"]

@@ -4,7 +4,7 @@ causality, attention weights, clear errors, float32."""
 import numpy as np
 import pytest
 
-from dlcore import Embedding, LayerNorm
+from dlcore import Embedding, LayerNorm, SelfAttention, Sequential
 from dlcore.gradcheck import gradcheck, rel_error
 
 TOL = 1e-7
@@ -89,6 +89,16 @@ def test_embedding_dtype_and_repr():
                                   Embedding(4, 3, rng=np.random.default_rng(2)).params["W"])
 
 
+def test_embedding_first_in_a_sequential(rng):
+    model = Sequential(Embedding(5, 4, seed=0), LayerNorm(4), SelfAttention(4, 2, seed=1))
+    ids = rng.integers(0, 5, (2, 3))
+    y = model.forward(ids)
+    assert y.shape == (2, 3, 4)
+    assert model.backward(np.ones_like(y), input_grad=False) is None
+    assert model.backward(np.ones_like(y)) is None
+    assert set(model.grads) == {"0.W", "1.gamma", "1.beta", "2.W_qkv", "2.b_qkv", "2.W_o", "2.b_o"}
+
+
 # ----------------------------------------------------------------------------- layer norm
 
 
@@ -164,10 +174,128 @@ def test_layernorm_errors():
         LayerNorm(0)
 
 
+# ----------------------------------------------------------------------------- self-attention
+
+
+def randomised_attention(d, n_heads, causal, seed=0):
+    layer = SelfAttention(d, n_heads, causal=causal, seed=seed)
+    r = np.random.default_rng(seed + 10)
+    layer.params["b_qkv"][:] = r.standard_normal(3 * d) * 0.5
+    layer.params["b_o"][:] = r.standard_normal(d) * 0.5
+    return layer
+
+
+ATTN_CASES = [(1, True), (1, False), (4, True), (4, False)]
+
+
+@pytest.mark.parametrize(("n_heads", "causal"), ATTN_CASES)
+def test_attention_gradcheck(rng, n_heads, causal):
+    layer = randomised_attention(8, n_heads, causal)
+    errors = gradcheck(layer, rng.standard_normal((2, 4, 8)), seed=1)
+    assert set(errors) == {"W_qkv", "b_qkv", "W_o", "b_o", "x"}
+    assert max(errors.values()) < TOL, errors
+
+
+def torch_attention(torch, layer, x):
+    """The same computation in PyTorch, with F.scaled_dot_product_attention per head layout."""
+    N, T, d = x.shape
+    h = layer.n_heads
+    p = {k: torch.tensor(v, requires_grad=True) for k, v in layer.params.items()}
+    xt = torch.tensor(x, requires_grad=True)
+    qkv = xt @ p["W_qkv"] + p["b_qkv"]
+    q, k, v = (t.reshape(N, T, h, d // h).transpose(1, 2) for t in qkv.chunk(3, dim=-1))
+    o = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=layer.causal)
+    y = o.transpose(1, 2).reshape(N, T, d) @ p["W_o"] + p["b_o"]
+    return xt, p, y
+
+
+@pytest.mark.parametrize(("n_heads", "causal"), ATTN_CASES)
+@pytest.mark.parametrize("shape", [(3, 5, 8), (1, 1, 4)])
+def test_attention_matches_torch(torch, rng, n_heads, causal, shape):
+    layer = randomised_attention(shape[-1], n_heads, causal)
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal(shape)
+    xt, p, yt = torch_attention(torch, layer, x)
+    yt.backward(torch.tensor(dy))
+    y = layer.forward(x)
+    dx = layer.backward(dy)
+    assert rel_error(y, yt.detach().numpy()) < TOL
+    assert rel_error(dx, xt.grad.numpy()) < TOL
+    for name in layer.params:
+        assert rel_error(layer.grads[name], p[name].grad.numpy()) < TOL, name
+
+
+@pytest.mark.parametrize("n_heads", [1, 2])
+def test_attention_is_causal(rng, n_heads):
+    layer = randomised_attention(6, n_heads, causal=True)
+    x = rng.standard_normal((2, 7, 6))
+    y = layer.forward(x)
+    for t in range(7):
+        x2 = x.copy()
+        x2[:, t] += rng.standard_normal(6) * 3
+        y2 = layer.forward(x2)
+        np.testing.assert_array_equal(y2[:, :t], y[:, :t])  # the past does not see the future
+        assert not np.allclose(y2[:, t], y[:, t])
+
+
+def test_non_causal_attention_sees_the_future(rng):
+    layer = randomised_attention(6, 2, causal=False)
+    x = rng.standard_normal((1, 4, 6))
+    y = layer.forward(x)
+    x[:, -1] += 1
+    assert not np.allclose(layer.forward(x)[:, 0], y[:, 0])
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_weights(rng, causal):
+    layer = randomised_attention(8, 4, causal)
+    layer.forward(rng.standard_normal((3, 6, 8)) * 4)  # large scores: the mask must not give NaN
+    A = layer.attention
+    assert A.shape == (3, 4, 6, 6) and np.isfinite(A).all() and (A >= 0).all()
+    np.testing.assert_allclose(A.sum(-1), 1, rtol=1e-12)
+    upper = np.triu(np.ones((6, 6), dtype=bool), k=1)
+    if causal:
+        assert not A[..., upper].any()
+        np.testing.assert_array_equal(A[..., 0, 0], 1)  # the first position sees only itself
+    else:
+        assert (A[..., upper] > 0).all()
+
+
+def test_attention_errors():
+    with pytest.raises(ValueError, match="d=6 must be divisible by n_heads=4"):
+        SelfAttention(6, 4)
+    with pytest.raises(ValueError, match="positive integer"):
+        SelfAttention(4, 0)
+    layer = SelfAttention(4, 2)
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, T, 4\), got \(2, 3, 5\)"):
+        layer.forward(np.zeros((2, 3, 5)))
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, T, 4\), got \(3, 4\)"):
+        layer.forward(np.zeros((3, 4)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        SelfAttention(4, 2).backward(np.zeros((1, 1, 4)))
+    layer.forward(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="dy has shape"):
+        layer.backward(np.zeros((2, 3, 5)))
+
+
+def test_attention_input_grad_false_repr_and_empty_batch(rng):
+    layer = randomised_attention(4, 2, True)
+    x, dy = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    layer.forward(x)
+    assert layer.backward(dy, input_grad=False) is None
+    grads = {k: g.copy() for k, g in layer.grads.items()}
+    layer.backward(dy)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], layer.grads[k])
+    assert repr(layer) == "SelfAttention(4, n_heads=2, causal=True)"
+    y = layer.forward(np.zeros((0, 3, 4)))
+    assert y.shape == (0, 3, 4) and layer.backward(y).shape == (0, 3, 4)
+
+
 # ----------------------------------------------------------------------------- float32
 
 
-@pytest.mark.parametrize("make", [lambda: LayerNorm(4)])
+@pytest.mark.parametrize("make", [lambda: LayerNorm(4), lambda: SelfAttention(4, 2, seed=0)])
 @pytest.mark.parametrize("layer_dtype", [np.float32, np.float64])
 def test_float32_in_float32_out(rng, make, layer_dtype):
     layer = make().astype(layer_dtype)

@@ -9,12 +9,15 @@ from dlcore import (
     Conv2D,
     ConvTranspose2D,
     Dense,
+    Embedding,
     Flatten,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
     MeanSquaredError,
     PixelCrossEntropy,
     ReLU,
+    SelfAttention,
     Sequential,
     Sigmoid,
     SoftmaxCrossEntropy,
@@ -57,7 +60,8 @@ def test_non_numeric_input():
 
 
 @pytest.mark.parametrize("layer", [Dense(2, 2), Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Conv2D(1, 1, 1),
-                                   ConvTranspose2D(1, 1, 1), MaxPool2D(1), Flatten()])
+                                   ConvTranspose2D(1, 1, 1), MaxPool2D(1), Flatten(), Embedding(3, 2),
+                                   LayerNorm(2), SelfAttention(2, 1)])
 def test_backward_before_forward(layer):
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.zeros((1, 2)))
@@ -70,9 +74,14 @@ def test_loss_backward_before_forward(loss):
 
 
 @pytest.mark.parametrize("layer", [Dense(3, 2), Sigmoid(), ReLU(), Conv2D(1, 2, 3), ConvTranspose2D(1, 2, 2, stride=2),
-                                   MaxPool2D(2)])
+                                   MaxPool2D(2), Embedding(4, 2), LayerNorm(3), SelfAttention(3, 1)])
 def test_backward_with_wrong_dy_shape(layer):
-    x = np.zeros((2, 3)) if isinstance(layer, Dense | Sigmoid | ReLU) else np.zeros((2, 1, 6, 6))
+    if isinstance(layer, Embedding):
+        x = np.zeros((2, 3), dtype=int)  # token ids
+    elif isinstance(layer, SelfAttention):
+        x = np.zeros((2, 1, 3))  # (N, T, d)
+    else:
+        x = np.zeros((2, 3)) if isinstance(layer, Dense | Sigmoid | ReLU | LayerNorm) else np.zeros((2, 1, 6, 6))
     y = layer.forward(x)
     with pytest.raises(ValueError, match="dy has shape"):
         layer.backward(np.zeros(y.shape + (1,)))

@@ -6,7 +6,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlcore import Conv2D, ConvTranspose2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from dlcore import (
+    Conv2D,
+    ConvTranspose2D,
+    Dense,
+    Flatten,
+    LayerNorm,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    SelfAttention,
+    Sigmoid,
+    Tanh,
+)
 from dlcore.gradcheck import gradcheck, rel_error
 
 TOL = 1e-7
@@ -219,12 +231,21 @@ def test_flatten_round_trip(torch, rng):
 
 
 def all_layers():
+    """Every layer that takes float input (Embedding takes integer ids: tested in test_attention.py)."""
+    norm = LayerNorm(4)
+    norm.params["gamma"][:] = [0.5, 1, 1.5, 2]  # not all equal, else dx = 0 for dy = ones
     return [Dense(12, 5, seed=0), Sigmoid(), Tanh(), ReLU(), LeakyReLU(), Conv2D(3, 2, 3, padding=1, seed=0),
-            ConvTranspose2D(3, 2, 3, stride=2, padding=1, output_padding=1, seed=0), MaxPool2D(2), Flatten()]
+            ConvTranspose2D(3, 2, 3, stride=2, padding=1, output_padding=1, seed=0), MaxPool2D(2), Flatten(),
+            norm, SelfAttention(4, 2, seed=0)]
 
 
 def layer_input(layer, rng, dtype):
-    shape = (4, 12) if isinstance(layer, Dense) else (4, 3, 4, 4)
+    if isinstance(layer, Dense):
+        shape = (4, 12)
+    elif isinstance(layer, SelfAttention):
+        shape = (4, 3, 4)  # (N, T, d)
+    else:
+        shape = (4, 3, 4, 4)
     return rng.standard_normal(shape).astype(dtype)
 
 
@@ -285,7 +306,7 @@ def test_backward_does_not_modify_its_inputs(rng):
 
 
 def test_input_grad_false_skips_dx_but_fills_grads(rng):
-    for layer in (Dense(12, 5, seed=0), Conv2D(3, 2, 3, seed=0)):
+    for layer in (Dense(12, 5, seed=0), Conv2D(3, 2, 3, seed=0), LayerNorm(4), SelfAttention(4, 2, seed=0)):
         x = layer_input(layer, rng, np.float64)
         dy = rng.standard_normal(layer.forward(x).shape)
         assert layer.backward(dy, input_grad=False) is None

@@ -17,10 +17,12 @@ from dlcore import (
     ConvTranspose2D,
     Dense,
     Flatten,
+    LayerNorm,
     LeakyReLU,
     MaxPool2D,
     MeanSquaredError,
     ReLU,
+    SelfAttention,
     Sequential,
     Sigmoid,
     SoftmaxCrossEntropy,
@@ -87,7 +89,9 @@ LAYERS = {
     "ConvTranspose2D": (lambda: ConvTranspose2D(2, 3, 2, stride=2), (0, 2, 5, 5), (0, 3, 10, 10)),
     "MaxPool2D": (lambda: MaxPool2D(2), (0, 2, 4, 4), (0, 2, 2, 2)),
     "Flatten": (Flatten, (0, 2, 4, 4), (0, 32)),
-}
+    "LayerNorm": (lambda: LayerNorm(3), (0, 3), (0, 3)),
+    "SelfAttention": (lambda: SelfAttention(4, 2), (0, 5, 4), (0, 5, 4)),
+}  # Embedding takes integer ids and returns no dx: its empty batch is tested in test_attention.py
 
 
 @pytest.mark.parametrize("name", LAYERS)
