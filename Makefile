@@ -38,7 +38,8 @@ help:
 	@sed -n '1,6p' Makefile | sed 's/^# \{0,1\}//'
 
 ## ---- provisioning (quick when everything is already in place) ----------------------
-# System packages (Debian/Ubuntu as root): the Fashion-MNIST data set and, on Debian, Chromium for the browser
+# System packages (Debian/Ubuntu as root): the Fashion-MNIST data set, the fortunes text corpus and, on Debian,
+# Chromium for the browser
 # check. Ubuntu's `chromium` package is only a shim for the snap, which does not run in containers or CI, so on
 # Ubuntu install Google Chrome instead (the browser check finds google-chrome, or set CHROMIUM_PATH).
 BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
@@ -48,13 +49,14 @@ system:
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  need=""; \
 	  [ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
+	  [ -d /usr/share/games/fortunes ] || need="$$need fortunes"; \
 	  if [ -z "$$have_browser" ]; then \
 	    if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then need="$$need chromium"; \
 	    else echo "no Chromium/Chrome found: install Google Chrome, or set CHROMIUM_PATH (see book/setup.md)"; fi; \
 	  fi; \
 	  if [ -n "$$need" ]; then echo "apt-get install$$need"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi; \
-	else echo "not root on Debian/Ubuntu: install dataset-fashion-mnist (or run python -m dlcore.data --download)" \
+	else echo "not root on Debian/Ubuntu: install dataset-fashion-mnist (or run python -m dlcore.data --download), fortunes" \
 	  "and Chromium or Chrome yourself if missing (see book/setup.md)"; fi
 
 $(STAMP): requirements.txt pyproject.toml
