@@ -49,7 +49,7 @@ system:
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  need=""; \
 	  [ -d /usr/share/datasets/fashion-mnist ] || need="$$need dataset-fashion-mnist"; \
-	  [ -d /usr/share/games/fortunes ] || need="$$need fortunes"; \
+	  [ -f /usr/share/games/fortunes/linux ] || need="$$need fortunes"; \
 	  if [ -z "$$have_browser" ]; then \
 	    if grep -qx 'ID=debian' /etc/os-release 2>/dev/null; then need="$$need chromium"; \
 	    else echo "no Chromium/Chrome found: install Google Chrome, or set CHROMIUM_PATH (see book/setup.md)"; fi; \
