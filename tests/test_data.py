@@ -318,12 +318,12 @@ def test_failed_cache_write_leaves_nothing_behind(fake, monkeypatch):
     assert list(fake.cache.iterdir()) == []
 
 
-def test_download_uses_torchvision_only_when_asked(fake, monkeypatch):
-    monkeypatch.delenv("DLCORE_DATA")
-    monkeypatch.setattr(data, "DEBIAN_DIR", fake.src.parent / "no-such-dir")
+def fake_torchvision(fake, monkeypatch) -> list:
+    """Install a stand-in for torchvision whose FashionMNIST writes the fake files where torchvision would;
+    returns the list of its calls, (root, download)."""
     calls = []
 
-    class FakeFashionMNIST:  # stands in for torchvision's: writes the files where it would
+    class FakeFashionMNIST:
         def __init__(self, root, train=True, download=False):
             calls.append((Path(root), download))
             raw_dir = Path(root) / "FashionMNIST" / "raw"
@@ -335,6 +335,13 @@ def test_download_uses_torchvision_only_when_asked(fake, monkeypatch):
     torchvision.datasets = types.SimpleNamespace(FashionMNIST=FakeFashionMNIST)
     monkeypatch.setitem(sys.modules, "torchvision", torchvision)
     monkeypatch.setitem(sys.modules, "torchvision.datasets", torchvision.datasets)
+    return calls
+
+
+def test_download_uses_torchvision_only_when_asked(fake, monkeypatch):
+    monkeypatch.delenv("DLCORE_DATA")
+    monkeypatch.setattr(data, "DEBIAN_DIR", fake.src.parent / "no-such-dir")
+    calls = fake_torchvision(fake, monkeypatch)
     with pytest.raises(data.DataError, match="not found"):
         data.load_fashion_mnist()
     assert calls == []
@@ -347,21 +354,11 @@ def test_download_is_read_even_when_dlcore_data_points_elsewhere(fake, tmp_path,
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("DLCORE_DATA", str(empty))
-
-    class FakeFashionMNIST:
-        def __init__(self, root, train=True, download=False):
-            raw_dir = Path(root) / "FashionMNIST" / "raw"
-            raw_dir.mkdir(parents=True)
-            for name, b in fake.raw.items():
-                (raw_dir / name).write_bytes(b)
-
-    torchvision = types.ModuleType("torchvision")
-    torchvision.datasets = types.SimpleNamespace(FashionMNIST=FakeFashionMNIST)
-    monkeypatch.setitem(sys.modules, "torchvision", torchvision)
-    monkeypatch.setitem(sys.modules, "torchvision.datasets", torchvision.datasets)
+    calls = fake_torchvision(fake, monkeypatch)
     with pytest.raises(data.DataError, match="DLCORE_DATA is set"):
         data.load_fashion_mnist()
     assert_matches(data.load_fashion_mnist(download=True), fake)
+    assert calls == [(fake.cache / "torchvision", True)]
 
 
 def test_failed_download_gives_clear_error(fake, monkeypatch):
