@@ -110,6 +110,8 @@ class Dense(Layer):
     """Fully connected layer y = x @ W + b.
 
     x: (N, n_in) -> y: (N, n_out).   W: (n_in, n_out), b: (n_out,).
+    Like ``torch.nn.Linear``, a (N, ..., n_in) input works too (say (N, T, d), a sequence): the same
+    weights act on each position's last axis, and the gradients sum over every position.
     (PyTorch's ``Linear.weight`` is W transposed.)
     """
 
@@ -124,8 +126,9 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = _float_input(x, self.params["W"].dtype)
-        if x.ndim != 2 or x.shape[1] != self.n_in:
-            raise ValueError(f"{self!r} expects input of shape (N, {self.n_in}), got {x.shape}")
+        if x.ndim < 2 or x.shape[-1] != self.n_in:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.n_in}) (or (N, ..., {self.n_in})), "
+                             f"got {x.shape}")
         self.cache = x
         y = x @ self._param("W", x.dtype)
         y += self._param("b", x.dtype)
@@ -134,8 +137,9 @@ class Dense(Layer):
     def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """dy: (N, n_out) -> dx: (N, n_in). ``input_grad=False`` skips dx (a first layer doesn't need it)."""
         x = self._saved()
-        dy = self._check_dy(dy, (len(x), self.n_out), x.dtype)
-        self.grads = {"W": x.T @ dy, "b": dy.sum(axis=0)}
+        dy = self._check_dy(dy, x.shape[:-1] + (self.n_out,), x.dtype)
+        x2, dy2 = x.reshape(-1, self.n_in), dy.reshape(-1, self.n_out)  # every position is a row
+        self.grads = {"W": x2.T @ dy2, "b": dy2.sum(axis=0)}
         return dy @ self._param("W", x.dtype).T if input_grad else None
 
     def __repr__(self) -> str:

@@ -26,9 +26,9 @@ from dlcore import (
 from dlcore.gradcheck import gradcheck
 
 
-@pytest.mark.parametrize("shape", [(3,), (4, 2), (4, 3, 1)])
+@pytest.mark.parametrize("shape", [(3,), (4, 2), (4, 3, 1), (4, 5, 2)])
 def test_dense_wrong_input_shape(shape):
-    with pytest.raises(ValueError, match=r"Dense\(3, 2\) expects input of shape \(N, 3\)"):
+    with pytest.raises(ValueError, match=r"Dense\(3, 2\) expects input of shape \(N, 3\) \(or \(N, \.\.\., 3\)\)"):
         Dense(3, 2).forward(np.zeros(shape))
 
 

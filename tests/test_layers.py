@@ -87,6 +87,18 @@ def test_dense_matches_torch(torch, rng, N, n_in, n_out):
                        {"W": "weight", "b": "bias"}, transpose=("W",))
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 4), (3, 2, 2, 4)])
+def test_dense_on_sequences(torch, rng, shape):
+    """(N, ..., n_in): the same weights at every position, gradients summed over them (torch's Linear)."""
+    layer = with_random_bias(Dense(4, 3, seed=0))
+    x = rng.standard_normal(shape)
+    assert_gradcheck(layer, x)
+    compare_with_torch(torch, layer, torch_linear(torch, layer), x, {"W": "weight", "b": "bias"},
+                       transpose=("W",))
+    rows = layer.forward(x.reshape(-1, 4)).reshape(shape[:-1] + (3,))  # position by position
+    np.testing.assert_array_equal(layer.forward(x), rows)
+
+
 def test_dense_shapes_and_init(rng):
     layer = Dense(784, 256, seed=0)
     assert layer.params["W"].shape == (784, 256) and layer.params["b"].shape == (256,)
