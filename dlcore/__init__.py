@@ -3,8 +3,9 @@
 One module per idea: ``functional`` (activations, softmax, im2col), ``init`` (initialisers),
 ``layers`` (which names every layer), ``convolution`` (Conv2D, ConvTranspose2D, MaxPool2D),
 ``regularisation`` (Dropout), ``normalisation`` (BatchNorm1D, BatchNorm2D), ``attention``
-(Embedding, LayerNorm, SelfAttention), ``losses``, ``metrics``
-(segmentation: confusion matrix, IoU, Dice), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
+(Embedding, PositionalEmbedding, LayerNorm, SelfAttention), ``losses``, ``metrics``
+(segmentation: confusion matrix, IoU, Dice), ``text`` (character and BPE tokenizers, language-model data
+sets, sampling), ``model`` (Sequential, Residual, MLP), ``optim`` (SGD,
 Adam, AdamW), ``schedules`` (learning-rate schedules, the lr range test), ``augment`` (random shifts
 and flips), ``train`` (fit, EarlyStopping), ``gradcheck`` and ``parallel`` (the convolution's chunks
 on all cores).
@@ -41,6 +42,7 @@ from . import (
     parallel,
     regularisation,
     schedules,
+    text,
     train,
 )
 from .augment import random_shift_flip
@@ -57,6 +59,7 @@ from .layers import (
     LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    PositionalEmbedding,
     ReLU,
     SelfAttention,
     Sigmoid,
@@ -67,6 +70,7 @@ from .losses import (
     BinaryCrossEntropy,
     MeanSquaredError,
     PixelCrossEntropy,
+    SequenceCrossEntropy,
     SoftmaxCrossEntropy,
 )
 from .model import MLP, Residual, Sequential
@@ -80,10 +84,11 @@ _LAZY_MODULES = ("data", "viz", "widgets", "cnnviz", "torch_models")
 __all__ = [
     "checks", "functional", "gradcheck", "init", "layers", "losses", "model", "optim", "parallel", "train",
     "regularisation", "normalisation", "schedules", "augment", "convolution", "metrics",
-    "attention",
+    "attention", "text",
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
-    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "LayerNorm", "SelfAttention",
-    "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy", "MeanSquaredError",
+    "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "PositionalEmbedding", "LayerNorm",
+    "SelfAttention", "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy",
+    "SequenceCrossEntropy", "MeanSquaredError",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]

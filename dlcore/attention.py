@@ -1,6 +1,8 @@
-"""The layers of a small transformer: ``Embedding``, ``LayerNorm`` and ``SelfAttention``.
+"""The layers of a small transformer: ``Embedding``, ``PositionalEmbedding``, ``LayerNorm`` and
+``SelfAttention``.
 
 * ``Embedding``: integer token ids (any shape) -> rows of a learned table W (n_tokens, d).
+* ``PositionalEmbedding``: (N, T, d) -> x + P[:T], a learned vector per position (P: (max_len, d)).
 * ``LayerNorm``: per row of a (..., d) input, over its last axis (``torch.nn.LayerNorm(d)``)::
 
       mu = mean(x),  sigma^2 = mean((x - mu)^2)  (biased),  x_hat = (x - mu) / sqrt(sigma^2 + eps)
@@ -70,6 +72,49 @@ class Embedding(Layer):
 
     def __repr__(self) -> str:
         return f"Embedding({self.n_tokens}, {self.d})"
+
+
+# ----------------------------------------------------------------------------- positional embedding
+
+
+class PositionalEmbedding(Layer):
+    """Learned positions (GPT-2's): x (N, T, d) -> x + P[:T], with a table P (max_len, d).
+
+    Attention alone cannot tell positions apart (permute the tokens and the outputs permute the same
+    way), so position t adds its own learned vector P[t]. T may be anything up to ``max_len``. P starts
+    as N(0, 0.02^2), as in GPT-2: small next to the token embeddings, so training decides how much
+    position matters.
+    """
+
+    def __init__(self, max_len: int, d: int, rng=None, seed: int | None = None, dtype=np.float64):
+        super().__init__()
+        self.max_len = positive_int(max_len, "PositionalEmbedding max_len")
+        self.d = positive_int(d, "PositionalEmbedding d")
+        dtype = float_dtype(dtype)
+        self.params = {"P": (0.02 * _rng(rng, seed).standard_normal((self.max_len, self.d))).astype(dtype)}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = _float_input(x, self.params["P"].dtype)
+        if x.ndim != 3 or x.shape[-1] != self.d:
+            raise ValueError(f"{self!r} expects input of shape (N, T, {self.d}), got {x.shape}")
+        if x.shape[1] > self.max_len:
+            raise ValueError(f"{self!r}: the sequences have T={x.shape[1]} positions, more than "
+                             f"max_len={self.max_len} (cut them, or build it with a larger max_len)")
+        self.cache = (x.shape, x.dtype)
+        return x + self._param("P", x.dtype)[:x.shape[1]]
+
+    def backward(self, dy: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """dy: (N, T, d) -> dx = dy; fills grads["P"] (max_len, d): row t < T is the sum of dy[:, t] over
+        the batch, rows t >= T are 0 (those positions were not used). ``input_grad=False`` skips dx."""
+        shape, dtype = self._saved()
+        dy = self._check_dy(dy, shape, dtype)
+        dP = np.zeros(self.params["P"].shape, dtype=dy.dtype)
+        dP[:shape[1]] = dy.sum(axis=0)
+        self.grads = {"P": dP}
+        return dy if input_grad else None
+
+    def __repr__(self) -> str:
+        return f"PositionalEmbedding({self.max_len}, {self.d})"
 
 
 # ----------------------------------------------------------------------------- layer norm

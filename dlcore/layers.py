@@ -243,11 +243,11 @@ class Flatten(Layer):
 
 
 # the layers of their own modules (imported last: they build on Layer above)
-from .attention import Embedding, LayerNorm, SelfAttention  # noqa: E402
+from .attention import Embedding, LayerNorm, PositionalEmbedding, SelfAttention  # noqa: E402
 from .convolution import Conv2D, ConvTranspose2D, MaxPool2D  # noqa: E402
 from .normalisation import BatchNorm1D, BatchNorm2D  # noqa: E402
 from .regularisation import Dropout  # noqa: E402
 
 __all__ = ["Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
            "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D",
-           "Embedding", "LayerNorm", "SelfAttention"]
+           "Embedding", "PositionalEmbedding", "LayerNorm", "SelfAttention"]

@@ -1,6 +1,7 @@
 """Losses: ``forward(pred, target) -> float`` (mean over the batch), then ``backward() -> dpred``.
 
 ``PixelCrossEntropy`` (segmentation) is a mean over the pixels: every pixel is a classification.
+``SequenceCrossEntropy`` (language models) is a mean over the positions of sequences.
 """
 
 import numbers
@@ -156,6 +157,36 @@ class SoftmaxCrossEntropy(Loss):
         dz[np.arange(len(dz)), labels] -= 1
         dz /= len(dz)
         return dz
+
+
+class SequenceCrossEntropy(Loss):
+    """Softmax cross-entropy at every position of a sequence, for language models: the mean over all
+    N * T positions of -log softmax(z[n, t])[labels[n, t]] (PyTorch: ``F.cross_entropy(z.transpose(1, 2),
+    labels)``, or ``F.cross_entropy(z.reshape(-1, V), labels.reshape(-1))``).
+
+    z: logits (N, T, V) (a score for every token of the vocabulary at each position); labels: ints (N, T)
+    in [0, V), the next token at each position. It is ``SoftmaxCrossEntropy`` on the N * T rows of
+    z.reshape(N * T, V): the gradient is (softmax(z) - onehot(labels)) / (N * T), reshaped back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = SoftmaxCrossEntropy()
+
+    def forward(self, z: np.ndarray, labels: np.ndarray) -> float:
+        z = _float(z, "logits")
+        if z.ndim != 3:
+            raise ValueError(f"SequenceCrossEntropy expects logits of shape (N, T, V), got {z.shape}")
+        N, T, V = z.shape
+        nonempty(N * T, "SequenceCrossEntropy")
+        finite_data(z, "SequenceCrossEntropy: the logits", OUTPUT_HINT)
+        labels = _class_labels(labels, (N, T), V, "SequenceCrossEntropy")  # the checks, in our name
+        self.cache = z.shape
+        return self.rows.forward(z.reshape(N * T, V), labels.reshape(N * T))
+
+    def backward(self) -> np.ndarray:
+        shape = self._saved()
+        return self.rows.backward().reshape(shape)
 
 
 class PixelCrossEntropy(Loss):

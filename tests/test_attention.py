@@ -1,10 +1,10 @@
-"""Embedding, LayerNorm, SelfAttention: gradients vs finite differences and vs PyTorch in float64,
+"""Embedding, PositionalEmbedding, LayerNorm, SelfAttention: gradients vs finite differences and vs PyTorch in float64,
 causality, attention weights, clear errors, float32."""
 
 import numpy as np
 import pytest
 
-from dlcore import Embedding, LayerNorm, SelfAttention, Sequential
+from dlcore import Embedding, LayerNorm, PositionalEmbedding, SelfAttention, Sequential
 from dlcore.gradcheck import gradcheck, rel_error
 
 TOL = 1e-7
@@ -97,6 +97,93 @@ def test_embedding_first_in_a_sequential(rng):
     assert model.backward(np.ones_like(y), input_grad=False) is None
     assert model.backward(np.ones_like(y)) is None
     assert set(model.grads) == {"0.W", "1.gamma", "1.beta", "2.W_qkv", "2.b_qkv", "2.W_o", "2.b_o"}
+
+
+# ----------------------------------------------------------------------------- positional embedding
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 3), (3, 8, 3), (1, 1, 3)])  # T < max_len, T = max_len, T = 1
+def test_positional_gradcheck(rng, shape):
+    layer = PositionalEmbedding(8, 3, seed=0)
+    errors = gradcheck(layer, rng.standard_normal(shape), seed=1)
+    assert set(errors) == {"P", "x"}
+    assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("shape", [(4, 6, 5), (2, 10, 5)])
+def test_positional_matches_torch(torch, rng, shape):
+    layer = PositionalEmbedding(10, 5, seed=2)
+    x, dy = rng.standard_normal(shape), rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    Pt = torch.tensor(layer.params["P"], requires_grad=True)
+    yt = xt + Pt[:shape[1]]
+    yt.backward(torch.tensor(dy))
+    y = layer.forward(x)
+    dx = layer.backward(dy)
+    assert rel_error(y, yt.detach().numpy()) < TOL
+    assert rel_error(dx, xt.grad.numpy()) < TOL
+    assert rel_error(layer.grads["P"], Pt.grad.numpy()) < TOL
+
+
+def test_positional_grads_by_hand():
+    layer = PositionalEmbedding(4, 2, seed=0)
+    y = layer.forward(np.zeros((3, 2, 2)))
+    np.testing.assert_array_equal(y, np.broadcast_to(layer.params["P"][:2], (3, 2, 2)))
+    dy = np.arange(12.0).reshape(3, 2, 2)
+    np.testing.assert_array_equal(layer.backward(dy), dy)  # dx = dy
+    np.testing.assert_array_equal(layer.grads["P"], [[12, 15], [18, 21], [0, 0], [0, 0]])  # sums over N
+    assert layer.backward(dy, input_grad=False) is None and layer.grads["P"].shape == (4, 2)
+
+
+def test_positional_init_and_repr():
+    P = PositionalEmbedding(512, 64, seed=0).params["P"]
+    assert P.shape == (512, 64) and abs(P.std() - 0.02) < 0.001 and abs(P.mean()) < 0.001
+    np.testing.assert_array_equal(P, PositionalEmbedding(512, 64, rng=np.random.default_rng(0)).params["P"])
+    assert repr(PositionalEmbedding(16, 8)) == "PositionalEmbedding(16, 8)"
+
+
+def test_positional_errors():
+    layer = PositionalEmbedding(4, 3)
+    with pytest.raises(ValueError, match=r"the sequences have T=5 positions, more than max_len=4"):
+        layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"PositionalEmbedding\(4, 3\) expects input of shape \(N, T, 3\), got \(2, 4, 2\)"):
+        layer.forward(np.zeros((2, 4, 2)))
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, T, 3\), got \(4, 3\)"):
+        layer.forward(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="max_len must be a positive integer"):
+        PositionalEmbedding(0, 3)
+    with pytest.raises(TypeError, match="floating dtype"):
+        PositionalEmbedding(4, 3, dtype=np.int64)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.zeros((1, 1, 3)))
+    layer.forward(np.zeros((2, 3, 3)))
+    with pytest.raises(ValueError, match="dy has shape"):
+        layer.backward(np.zeros((2, 4, 3)))
+
+
+def test_positional_empty_batch_and_float32(rng):
+    layer = PositionalEmbedding(5, 2)
+    y = layer.forward(np.zeros((0, 3, 2)))
+    assert y.shape == (0, 3, 2) and layer.backward(y).shape == (0, 3, 2) and not layer.grads["P"].any()
+    y = layer.forward(rng.standard_normal((2, 3, 2)).astype(np.float32))
+    layer.backward(np.ones_like(y))
+    assert y.dtype == layer.grads["P"].dtype == np.float32 and layer.params["P"].dtype == np.float64
+
+
+def test_a_tiny_transformer_block(rng):
+    """Token and position embeddings, layer norm, causal attention: every parameter gets a gradient, and
+    the model is still causal."""
+    model = Sequential(Embedding(7, 4, seed=0), PositionalEmbedding(6, 4, seed=1), LayerNorm(4),
+                       SelfAttention(4, 2, seed=2))
+    ids = rng.integers(0, 7, (2, 6))
+    y = model.forward(ids)
+    assert y.shape == (2, 6, 4)
+    model.backward(rng.standard_normal(y.shape), input_grad=False)
+    assert set(model.grads) == {"0.W", "1.P", "2.gamma", "2.beta", "3.W_qkv", "3.b_qkv", "3.W_o", "3.b_o"}
+    assert all(g.any() for g in model.grads.values())
+    ids2 = ids.copy()
+    ids2[:, 4] = (ids2[:, 4] + 1) % 7
+    np.testing.assert_array_equal(model.forward(ids2)[:, :4], y[:, :4])
 
 
 # ----------------------------------------------------------------------------- layer norm
