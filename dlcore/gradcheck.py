@@ -42,13 +42,15 @@ def gradcheck(model, x: np.ndarray, loss_fn=None, y: np.ndarray | None = None, d
 
     ``model`` is a Layer or a Sequential with float64 parameters. Without ``loss_fn`` the scalar
     checked is sum(model(x) * dy) with a random upstream gradient ``dy`` (seeded); with it, the
-    scalar is ``loss_fn(model(x), y)``. Returns e.g. ``{"W": 3e-11, "b": 1e-12, "x": 2e-11}``.
+    scalar is ``loss_fn(model(x), y)``. Returns e.g. ``{"W": 3e-11, "b": 1e-12, "x": 2e-11}``. Integer
+    ``x`` (token ids into an Embedding) are not nudged: there is no "x" entry then.
     """
     for name, p in model.params.items():
         if p.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 parameters; {name!r} is {p.dtype} "
                             "(use model.astype(np.float64))")
-    x = np.array(x, dtype=np.float64)  # our own copy: we nudge it in place
+    ids = np.asarray(x).dtype.kind in "iu"  # token ids (an Embedding first): no gradient for the input
+    x = np.array(x) if ids else np.array(x, dtype=np.float64)  # our own copy: we nudge it in place
 
     if loss_fn is None:
         out = model.forward(x)
@@ -72,10 +74,10 @@ def gradcheck(model, x: np.ndarray, loss_fn=None, y: np.ndarray | None = None, d
     model.forward(x)
     dx = model.backward(dout)
     analytic = {name: g.copy() for name, g in model.grads.items()}
-    analytic["x"] = np.array(dx)
-
     numeric = {name: numerical_grad(f, p, eps) for name, p in model.params.items()}
-    numeric["x"] = numerical_grad(f, x, eps)
+    if not ids:
+        analytic["x"] = np.array(dx)
+        numeric["x"] = numerical_grad(f, x, eps)
     return {name: rel_error(analytic[name], numeric[name]) for name in numeric}
 
 

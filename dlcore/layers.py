@@ -8,7 +8,7 @@ training mode (the default) or eval mode (``layer.eval()``): only Dropout and Ba
 
 This module names every layer: Dense; Sigmoid, Tanh, ReLU, LeakyReLU; Flatten; Conv2D, ConvTranspose2D,
 MaxPool2D (from ``dlcore.convolution``); Dropout (from ``dlcore.regularisation``); BatchNorm1D,
-BatchNorm2D (from ``dlcore.normalisation``); Embedding, LayerNorm, SelfAttention (from
+BatchNorm2D (from ``dlcore.normalisation``); Embedding, PositionalEmbedding, LayerNorm, SelfAttention (from
 ``dlcore.attention``). Containers (Sequential, Residual) live in ``dlcore.model``.
 
 dtype: parameters are created in ``dtype`` (float64 unless you ask for float32). A layer computes

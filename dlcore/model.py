@@ -162,7 +162,7 @@ class Sequential:
 
     def __repr__(self) -> str:
         n = sum(p.size for p in self.params.values())
-        lines = "".join(f"\n  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        lines = "".join(f"\n  ({i}) {_indent(repr(layer))}" for i, layer in enumerate(self.layers))
         return f"{type(self).__name__}({lines}\n)  # {n:,} parameters"
 
 

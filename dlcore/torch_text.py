@@ -82,7 +82,8 @@ def transformer_lm(vocab_size: int, context: int = 128, d: int = 128, n_layers: 
             self.head.weight = self.tok.weight  # weight tying
             for name, p in self.named_parameters():
                 if p.ndim > 1:
-                    std = 0.02 / math.sqrt(2 * n_layers) if name.endswith(("proj.weight", "mlp.2.weight")) else 0.02
+                    residual_out = name.endswith(("proj.weight", "mlp.2.weight"))
+                    std = 0.02 / math.sqrt(2 * n_layers) if residual_out else 0.02
                     nn.init.normal_(p, 0.0, std)
                 elif name.endswith("bias"):
                     nn.init.zeros_(p)
@@ -218,7 +219,7 @@ def fit_lm(model, train_ids, val_ids, steps: int, batch_size: int = 64, context:
         history["loss"].append(loss.item())
         last = step + 1 == steps
         if (eval_every and (step + 1) % eval_every == 0) or last:
-            val = evaluate_lm(model, val_ids, block=context, device=device) if val_ids is not None else math.nan
+            val = math.nan if val_ids is None else evaluate_lm(model, val_ids, block=context, device=device)
             history["val_step"].append(step + 1)
             history["val_loss"].append(val)
             if log is not None:
@@ -228,7 +229,8 @@ def fit_lm(model, train_ids, val_ids, steps: int, batch_size: int = 64, context:
     return history
 
 
-def generate(model, prompt_ids, n: int, temperature: float = 1.0, seed: int = 0, device: str = "cpu") -> list[int]:
+def generate(model, prompt_ids, n: int, temperature: float = 1.0, seed: int = 0,
+             device: str = "cpu") -> list[int]:
     """``n`` new token ids after ``prompt_ids`` (a non-empty 1-D sequence), one at a time.
 
     Each step feeds the last ``model.context`` ids (all of them for a recurrent model), divides the last

@@ -186,6 +186,24 @@ def test_a_tiny_transformer_block(rng):
     np.testing.assert_array_equal(model.forward(ids2)[:, :4], y[:, :4])
 
 
+def test_gradcheck_of_a_whole_transformer_from_token_ids(rng):
+    """The chapter's numpy transformer, small: gradcheck takes integer ids (no "x" entry then), and every
+    parameter's gradient through the residuals, layer norms, attention, the per-position Dense layers and
+    the sequence loss matches finite differences."""
+    from dlcore import Dense, ReLU, Residual, SequenceCrossEntropy
+    from dlcore.gradcheck import gradcheck
+
+    d, V, T = 4, 7, 5
+    model = Sequential(Embedding(V, d, seed=0), PositionalEmbedding(T, d, seed=1),
+                       Residual(Sequential(LayerNorm(d), SelfAttention(d, 2, seed=2))),
+                       Residual(Sequential(LayerNorm(d), Dense(d, 8, seed=3), ReLU(), Dense(8, d, seed=4))),
+                       LayerNorm(d), Dense(d, V, seed=5))
+    ids = rng.integers(0, V, (2, T))
+    errors = gradcheck(model, ids, SequenceCrossEntropy(), rng.integers(0, V, (2, T)))
+    assert "x" not in errors and len(errors) == len(model.params)
+    assert max(errors.values()) < TOL, errors
+
+
 # ----------------------------------------------------------------------------- layer norm
 
 
