@@ -69,6 +69,7 @@ from .losses import (
     BCEWithLogits,
     BinaryCrossEntropy,
     MeanSquaredError,
+    NTXent,
     PixelCrossEntropy,
     SequenceCrossEntropy,
     SoftmaxCrossEntropy,
@@ -88,7 +89,7 @@ __all__ = [
     "Layer", "Dense", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "Conv2D", "ConvTranspose2D", "MaxPool2D",
     "Flatten", "Dropout", "BatchNorm1D", "BatchNorm2D", "Embedding", "PositionalEmbedding", "LayerNorm",
     "SelfAttention", "BinaryCrossEntropy", "BCEWithLogits", "SoftmaxCrossEntropy", "PixelCrossEntropy",
-    "SequenceCrossEntropy", "MeanSquaredError",
+    "SequenceCrossEntropy", "MeanSquaredError", "NTXent",
     "Sequential", "Residual", "MLP", "SGD", "Adam", "AdamW", "History", "EarlyStopping",
     "fit", "predict", "accuracy", "evaluate", "random_shift_flip",
 ]

@@ -2,6 +2,8 @@
 
 ``PixelCrossEntropy`` (segmentation) is a mean over the pixels: every pixel is a classification.
 ``SequenceCrossEntropy`` (language models) is a mean over the positions of sequences.
+``NTXent`` (self-supervised learning) compares two batches of embeddings: ``forward(z1, z2) -> float``,
+``backward() -> (dz1, dz2)``.
 """
 
 import numbers
@@ -9,7 +11,7 @@ import numbers
 import numpy as np
 
 from . import functional as F
-from .checks import OUTPUT_HINT, finite_data, nonempty
+from .checks import OUTPUT_HINT, finite_data, finite_number, nonempty
 
 
 def _float(a, name: str) -> np.ndarray:
@@ -267,3 +269,79 @@ class MeanSquaredError(Loss):
     def backward(self) -> np.ndarray:
         diff = self._saved()
         return 2 * diff / diff.size
+
+
+class NTXent(Loss):
+    """SimCLR's contrastive loss (Chen et al. 2020), the normalised temperature-scaled cross-entropy.
+
+    z1, z2: embeddings (N, d) of two augmented views of the same N images (row n of z1 and row n of z2
+    come from image n), N >= 2. Stack them into Z (2N, d), normalise each row, u_i = z_i / ||z_i||, and
+    compare every pair: s_ij = u_i . u_j / temperature (a cosine similarity, sharpened), s_ii = -inf
+    (an embedding is not compared with itself). Anchor i's positive is its other view p(i) = i + N or
+    i - N; the other 2N - 2 rows are its negatives. The loss is a softmax cross-entropy over each row:
+
+        L = mean_i -log softmax(s_i)[p(i)],   the mean over all 2N anchors.
+
+    It is log(2N - 1) when all embeddings point the same way (each softmax is uniform), and near 0 when
+    each view is much closer to its partner than to anything else. It does not change when a row is
+    scaled by a positive number.
+
+    Backward, by hand: with P = softmax(s) row by row (0 on the diagonal) and Y the one-hot positives,
+    dL/ds = G = (P - Y) / 2N. s = U U^T / temperature, so dU = (G + G^T) U / temperature (each u_i
+    is in row i and in column i). The normalisation u = z / ||z|| has Jacobian (I - u u^T) / ||z||,
+    so dz = (du - u (u . du)) / ||z||: the part of du along u is dropped (scaling z changes nothing).
+    Rows are normalised after dividing by their largest entry, so huge or tiny embeddings neither
+    overflow nor underflow; a row of zeros has no direction and is an error.
+    """
+
+    def __init__(self, temperature: float = 0.5) -> None:
+        super().__init__()
+        self.temperature = finite_number(temperature, "NTXent temperature", low=0, low_open=True)
+
+    def forward(self, z1: np.ndarray, z2: np.ndarray) -> float:
+        z1, z2 = _float(z1, "z1"), _float(z2, "z2")
+        for z, name in ((z1, "z1"), (z2, "z2")):
+            if z.ndim != 2:
+                raise ValueError(f"NTXent expects embeddings of shape (N, d), got {name} of shape {z.shape}")
+        if z1.shape != z2.shape:
+            raise ValueError(f"NTXent: z1 has shape {z1.shape} but z2 has shape {z2.shape}; the two views "
+                             f"must pair up row by row")
+        N, d = z1.shape
+        nonempty(N, "NTXent")
+        if N < 2:
+            raise ValueError("NTXent needs N >= 2 pairs of views: with N = 1 an anchor has no negatives")
+        if d == 0:
+            raise ValueError(f"NTXent expects embeddings with at least one feature, got shape {z1.shape}")
+        finite_data(z1, "NTXent: z1", OUTPUT_HINT)
+        finite_data(z2, "NTXent: z2", OUTPUT_HINT)
+        Z = np.concatenate([z1, z2]).astype(np.result_type(z1, z2), copy=False)  # (2N, d)
+        scale = np.abs(Z).max(axis=1, keepdims=True)                             # (2N, 1)
+        if not scale.all():
+            i = int(np.flatnonzero(scale == 0)[0])
+            name, row = ("z1", i) if i < N else ("z2", i - N)
+            raise ValueError(f"NTXent: row {row} of {name} is all zeros (norm 0), so it has no direction "
+                             f"to normalise")
+        Zs = Z / scale
+        length = np.sqrt(np.sum(Zs * Zs, axis=1, keepdims=True))
+        U = Zs / length
+        norm = scale * length                                                    # ||z_i||, (2N, 1)
+        S = U @ U.T / Z.dtype.type(self.temperature)
+        np.fill_diagonal(S, -np.inf)
+        logp = F.log_softmax(S)                                                  # -inf on the diagonal
+        positive = (np.arange(2 * N) + N) % (2 * N)
+        self.cache = (U, norm, logp, positive, z1.dtype, z2.dtype)
+        return float(-logp[np.arange(2 * N), positive].mean())
+
+    def backward(self) -> tuple[np.ndarray, np.ndarray]:
+        U, norm, logp, positive, dtype1, dtype2 = self._saved()
+        M = len(U)
+        G = np.exp(logp)                          # softmax(s), 0 on the diagonal; a fresh array we can edit
+        G[np.arange(M), positive] -= 1
+        G /= M
+        dU = (G + G.T) @ U / U.dtype.type(self.temperature)
+        dZ = (dU - U * np.sum(U * dU, axis=1, keepdims=True)) / norm
+        N = M // 2
+        return dZ[:N].astype(dtype1, copy=False), dZ[N:].astype(dtype2, copy=False)
+
+    def __repr__(self) -> str:
+        return f"NTXent(temperature={self.temperature:g})"
