@@ -14,7 +14,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 VENDOR := book/_vendor
-NPM_PKGS := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2
+NPM_PKGS := @jupyter-widgets/html-manager@1.0.15 requirejs@2.3.8 mathjax@3.2.2 axe-core@4.14.1
 PORT   ?= 8000
 # Quiet progress bars, reproducible hashing, no kernel debugger noise. (No MPLBACKEND: kernels need inline.)
 export DLCORE_QUIET ?= 1
@@ -67,13 +67,15 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -c "import dlcore, torch, torchvision, jupyter_book, nbval, playwright" 
 	@touch $@
 
-# JavaScript served with the book instead of from a CDN: the ipywidgets HTML manager and MathJax.
+# JavaScript served with the book instead of from a CDN: the ipywidgets HTML manager and MathJax; and axe-core,
+# which only the browser check injects into the pages (book/_vendor/axe is not served with the book).
 $(VENDOR)/.stamp: Makefile
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/npm $(VENDOR)/extra/widgets $(VENDOR)/static/mathjax
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/npm $(VENDOR)/extra/widgets $(VENDOR)/static/mathjax $(VENDOR)/axe
 	cd $(VENDOR)/npm && npm install --silent --no-audit --no-fund --ignore-scripts --prefix . $(NPM_PKGS)
 	cp -r $(VENDOR)/npm/node_modules/@jupyter-widgets/html-manager/dist/. $(VENDOR)/extra/widgets/
 	cp $(VENDOR)/npm/node_modules/requirejs/require.js $(VENDOR)/extra/widgets/
 	cp -r $(VENDOR)/npm/node_modules/mathjax/es5/. $(VENDOR)/static/mathjax/
+	cp $(VENDOR)/npm/node_modules/axe-core/axe.min.js $(VENDOR)/axe/
 	rm -rf $(VENDOR)/npm
 	@touch $@
 
@@ -108,7 +110,7 @@ build-book: $(STAMP) $(VENDOR)/.stamp
 	rm -rf _build/html _build/.doctrees
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 
-browser: $(STAMP)
+browser: $(STAMP) $(VENDOR)/.stamp
 	$(BIN)/pytest tests/test_browser.py -m browser
 
 slow: setup

@@ -4,6 +4,11 @@
   book renders stored outputs, so a chapter that broke must not publish quietly.
 * Starts the theme in light mode instead of an empty mode (`_static/course.js`; the theme logs a console
   error for an empty one, which the browser check rightly treats as a failure).
+* Mends markup that fails WCAG checks (axe-core, in the browser check) where the HTML is ours to change:
+  bibliography entries are list items of their `role="list"` (docutils marks them with the deprecated
+  `doc-biblioentry` role, so the list had no items), a folded cell's toggle is named by its visible text
+  ("Show code cell content", not myst-nb's differing `aria-label`), and matplotlib's animation slider gets a
+  label. Link colour inside admonitions and the theme's buttons: `_static/course.css` and `course.js`.
 * Drops inline scripts registered twice (Sphinx 7.4 keeps both the `None` and the `''` file name of an
   inline script added after the builder started, so sphinx-thebe's `const` config ran twice: a JS error).
 """
@@ -11,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sphinx.util import logging
@@ -33,6 +39,19 @@ def check_stored_outputs(app, env, docnames):
                     )
 
 
+# matplotlib's `to_jshtml` player: its frame slider has no label.
+ANIM_SLIDER = re.compile(r'(<input id="_anim_slider\w+" type="range" class="anim-slider")(?! aria-label)')
+
+
+def accessible_markup(app, pagename, templatename, context, doctree):
+    body = context.get("body")
+    if not body:
+        return
+    body = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    body = body.replace('<summary aria-label="Toggle hidden content">', "<summary>")
+    context["body"] = ANIM_SLIDER.sub(r'\1 aria-label="Animation frame"', body)
+
+
 def dedupe_scripts(app, pagename, templatename, context, doctree):
     """Keep the first of identical scripts (same file or inline body, same attributes)."""
     seen, unique = set(), []
@@ -46,6 +65,8 @@ def dedupe_scripts(app, pagename, templatename, context, doctree):
 
 def setup(app):
     app.add_js_file("course.js")
+    app.add_css_file("course.css")
     app.connect("env-before-read-docs", check_stored_outputs)
     app.connect("html-page-context", dedupe_scripts, priority=900)
+    app.connect("html-page-context", accessible_markup)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -18,6 +18,13 @@ function markStaticWidgets() {
       handle.setAttribute("aria-disabled", "true");
       handle.style.pointerEvents = "none";
     });
+    // The slider's handle (role="slider") is named by the widget's description, e.g. "learning rate".
+    area.querySelectorAll('.noUi-handle[role="slider"]').forEach(function (handle) {
+      var widget = handle.closest(".widget-slider");
+      var label = widget && widget.querySelector(".widget-label");
+      var text = label && label.textContent.trim();
+      if (!handle.hasAttribute("aria-label")) handle.setAttribute("aria-label", text || "slider");
+    });
     var note = document.createElement("p");
     note.className = "static-widget-note";
     note.textContent = "Static preview: these controls need a running notebook (open the chapter in " +
@@ -31,3 +38,23 @@ var staticWidgetTimer = setInterval(function () {
   markStaticWidgets();
   if (++staticWidgetChecks >= 40) clearInterval(staticWidgetTimer);  // widgets render within a few seconds
 }, 250);
+
+// The theme's buttons whose accessible name differs from their text (WCAG 2.5.3, "label in name"). The search
+// button shows "Search Ctrl+K": named by that text (its aria-label was "Search"), the shortcut also as
+// aria-keyshortcuts. The colour-mode button's icons carry titles ("Light", "Dark", ...) that are not its name
+// "Color mode": drop them, before Font Awesome turns the icons into SVGs (its <title>s, if it already did).
+function mendThemeButtons() {
+  document.querySelectorAll(".search-button__button").forEach(function (button) {
+    if (!button.querySelector(".search-button__kbd-shortcut")) return;  // the icon-only button keeps its label
+    button.removeAttribute("aria-label");
+    button.setAttribute("aria-keyshortcuts", "Control+K");
+  });
+  document.querySelectorAll(".theme-switch-button .theme-switch").forEach(function (icon) {
+    icon.removeAttribute("title");
+    icon.removeAttribute("aria-labelledby");
+    icon.setAttribute("aria-hidden", "true");
+    icon.querySelectorAll("title").forEach(function (title) { title.remove(); });
+  });
+}
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mendThemeButtons);
+else mendThemeButtons();
