@@ -33,9 +33,21 @@ function markStaticWidgets() {
     area.insertBefore(note, area.firstChild);
   });
 }
+// The plots a stored widget view draws get the alt text of their cell (mystnb.image.alt), which the build
+// put in a hidden marker (book/_ext/course_book.py, figure_alt).
+function altWidgetImages() {
+  document.querySelectorAll(".course-figure-alt").forEach(function (marker) {
+    var cell = marker.closest(".cell");
+    if (!cell) return;
+    cell.querySelectorAll("img:not([alt])").forEach(function (img) {
+      img.setAttribute("alt", marker.dataset.alt);
+    });
+  });
+}
 var staticWidgetChecks = 0;
 var staticWidgetTimer = setInterval(function () {
   markStaticWidgets();
+  altWidgetImages();
   if (++staticWidgetChecks >= 40) clearInterval(staticWidgetTimer);  // widgets render within a few seconds
 }, 250);
 
