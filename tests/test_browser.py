@@ -257,3 +257,49 @@ def test_axe_rule_lists():
     """A rule is either checked or known to be open, never both; every known-open rule says why."""
     assert not CHECKED_RULES & set(KNOWN_OPEN)
     assert all(reason.strip() for reason in KNOWN_OPEN.values())
+
+
+# What has keyboard focus: its tag, classes, text and whether the reader can see it.
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const r = e.getBoundingClientRect();
+  const style = getComputedStyle(e);
+  return {tag: e.tagName.toLowerCase(), cls: String(e.className || ''), text: (e.textContent || '').trim().slice(0, 60),
+          href: e.getAttribute('href') || '', solution: !!e.closest('.solution'),
+          visible: r.width > 0 && r.height > 0 && style.visibility !== 'hidden'};
+}"""
+SOLUTION_SHOWN = """() => {
+  const s = document.querySelector('.solution.dropdown');
+  const c = s && s.querySelector('section');
+  return !!c && c.getBoundingClientRect().height > 0 && getComputedStyle(c).display !== 'none';
+}"""
+
+
+def test_keyboard_only(server, browser):
+    """A chapter read with the keyboard alone: Tab first reaches the skip link, every focused element is on
+    screen, a folded solution opens with Enter, and the link to the next chapter can be reached."""
+    tab = browser.new_page(viewport={"width": 1280, "height": 900})
+    tab.goto(f"{server}/chapters/09_language_models.html", wait_until="networkidle")
+    tab.wait_for_timeout(1000)
+    seen, toggle_at = [], None
+    for i in range(600):
+        tab.keyboard.press("Tab")
+        focused = tab.evaluate(FOCUSED)
+        if focused is None:
+            continue
+        seen.append(focused)
+        if toggle_at is None and focused["solution"] and focused["tag"] in ("button", "summary"):
+            toggle_at = i
+            assert not tab.evaluate(SOLUTION_SHOWN), "the first solution is shown before it is opened"
+            tab.keyboard.press("Enter")
+            tab.wait_for_timeout(300)
+            assert tab.evaluate(SOLUTION_SHOWN), "Enter on the solution's toggle did not open it"
+        if "next" in focused["cls"] and "right" in focused["cls"]:
+            break
+    tab.close()
+    assert seen and "skip" in (seen[0]["text"] + seen[0]["cls"]).lower(), f"first Tab stop: {seen[:1]}"
+    assert toggle_at is not None, "no solution toggle reachable with Tab"
+    assert any("next" in f["cls"] for f in seen), "the link to the next page is not reachable with Tab"
+    hidden = [f for f in seen if not f["visible"] and "skip" not in (f["text"] + f["cls"]).lower()]
+    assert not hidden, f"focus lands on elements the reader cannot see: {hidden[:3]}"
