@@ -29,6 +29,8 @@ _CDN_LINK = re.compile(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesom
 
 PROB_CMAP = "RdBu_r"  # probability of class 1: blue = 0, red = 1
 CLASS_COLORS = ("#2166ac", "#b2182b")  # class 0, class 1 (the ends of RdBu_r)
+# ... and a marker per class, so that the classes differ in shape too: in greyscale the two colours look alike
+CLASS_MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*", "<", ">")
 
 
 def animation_html(anim: animation.Animation, loop: bool = True, fps: float | None = None) -> str:
@@ -90,15 +92,17 @@ def boundary_grid(X, margin: float = 0.5, resolution: int = 150):
 
 
 def plot_data(X, y, ax: Axes | None = None, legend: bool = True) -> Axes:
-    """Scatter the samples X (N, 2) coloured by class y (N,): blue = 0, red = 1 (tab10 for K > 2)."""
+    """Scatter the samples X (N, 2) by class y (N,): blue circles = 0, red triangles = 1 (tab10 colours and
+    further markers for K > 2). Shape and colour both tell the classes apart, for greyscale prints and
+    colour-blind readers."""
     X = _points(X)
     y = _labels(y, len(X))
     ax = ax if ax is not None else plt.subplots(figsize=(4.5, 4))[1]
     classes = np.unique(y)
     for k in classes:
         color = CLASS_COLORS[k] if set(classes) <= {0, 1} else plt.cm.tab10(k % 10)
-        ax.scatter(*X[y == k].T, s=18, color=color, edgecolors="white", linewidths=0.5,
-                   label=f"class {k}", zorder=3)
+        ax.scatter(*X[y == k].T, s=18, color=color, marker=CLASS_MARKERS[k % len(CLASS_MARKERS)],
+                   edgecolors="white", linewidths=0.5, label=f"class {k}", zorder=3)
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     if legend:

@@ -312,3 +312,15 @@ def test_show_segmentation_grid_and_shape_check():
     plt.close(fig)
     with pytest.raises(ValueError, match="same"):
         viz.show_segmentation(images, truth[:, :4])
+
+
+def test_plot_data_classes_differ_in_shape_not_only_colour():
+    """Greyscale prints and colour-blind readers: each class has its own marker as well as its colour."""
+    from dlcore.viz import plot_data
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    for y in (np.arange(30) % 2, np.arange(30) % 3):
+        ax = plot_data(X, y)
+        shapes = [tuple(map(tuple, c.get_paths()[0].vertices.round(3))) for c in ax.collections]
+        assert len(ax.collections) == len(np.unique(y)) == len(set(shapes))
+        plt.close(ax.figure)
