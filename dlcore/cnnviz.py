@@ -33,7 +33,7 @@ import numpy as np
 from matplotlib.figure import Figure, SubFigure
 
 STAGES = ("conv", "activation")
-FILTER_CMAP = "RdBu_r"  # signed weights and signed maps: blue < 0 < red, symmetric limits
+FILTER_CMAP = "cividis"  # signed weights and maps, symmetric limits: dark < 0 < light, readable in greyscale
 MAP_CMAP = "viridis"  # non-negative maps (after ReLU)
 SALIENCY_CMAP = "hot"
 
