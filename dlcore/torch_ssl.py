@@ -217,6 +217,16 @@ def _features_labels(feats, labels, what: str) -> tuple[np.ndarray, np.ndarray]:
     return feats, labels.astype(np.int64, copy=False)
 
 
+def _train_test(train_feats, train_labels, test_feats, test_labels, who: str):
+    """Both splits checked by ``_features_labels``, and of the same feature dimension."""
+    X, y = _features_labels(train_feats, train_labels, f"{who} train")
+    X_test, y_test = _features_labels(test_feats, test_labels, f"{who} test")
+    if X.shape[1] != X_test.shape[1]:
+        raise ValueError(f"{who}: train features have {X.shape[1]} dimensions, test features "
+                         f"{X_test.shape[1]}")
+    return X, y, X_test, y_test
+
+
 def _unit_rows(feats: np.ndarray, what: str) -> np.ndarray:
     feats = feats.astype(np.float64 if feats.dtype == np.float64 else np.float32)
     norms = np.linalg.norm(feats, axis=1, keepdims=True)
@@ -237,11 +247,7 @@ def knn_accuracy(train_feats, train_labels, test_feats, test_labels, k: int = 20
     (n_test, n_train) similarity matrix and its top k: about 10 s for 10000 x 60000 features of 128
     dimensions on one CPU core, so monitor training on subsets.
     """
-    A, y_train = _features_labels(train_feats, train_labels, "knn_accuracy train")
-    B, y_test = _features_labels(test_feats, test_labels, "knn_accuracy test")
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"knn_accuracy: train features have {A.shape[1]} dimensions, test features "
-                         f"{B.shape[1]}")
+    A, y_train, B, y_test = _train_test(train_feats, train_labels, test_feats, test_labels, "knn_accuracy")
     k = positive_int(k, "knn_accuracy k")
     if k > len(A):
         raise ValueError(f"knn_accuracy: k={k} is more than the {len(A)} training samples")
@@ -280,11 +286,7 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, epochs: int
     import torch
     import torch.nn.functional as F
 
-    X, y = _features_labels(train_feats, train_labels, "linear_probe train")
-    X_test, y_test = _features_labels(test_feats, test_labels, "linear_probe test")
-    if X.shape[1] != X_test.shape[1]:
-        raise ValueError(f"linear_probe: train features have {X.shape[1]} dimensions, test features "
-                         f"{X_test.shape[1]}")
+    X, y, X_test, y_test = _train_test(train_feats, train_labels, test_feats, test_labels, "linear_probe")
     epochs = positive_int(epochs, "linear_probe epochs")
     lr = finite_number(lr, "linear_probe lr", low=0, low_open=True)
     weight_decay = finite_number(weight_decay, "linear_probe weight_decay", low=0)
