@@ -13,7 +13,8 @@ def test_importing_the_torch_modules_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, dlcore.torch_train, dlcore.torch_models; assert 'torch' not in sys.modules"
+    code = ("import sys, dlcore.torch_train, dlcore.torch_models, dlcore.torch_ddp; "
+            "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
