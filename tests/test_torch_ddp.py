@@ -7,7 +7,6 @@ at a time) on synthetic data, in float64, so that the only differences are round
 
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -210,9 +209,9 @@ def test_when_one_command_fails_the_others_are_stopped(tmp_path):
     assert leftovers(marker) == []
 
 
-def test_module_runs_alone_and_reports(tmp_path):
+def test_main_runs_alone_and_reports(tmp_path, one_thread, monkeypatch, capsys):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
     out = tmp_path / "final.pt"
-    result = subprocess.run([sys.executable, "-m", "dlcore.torch_ddp", *BASE, "--steps", "2", "--out", str(out)],
-                            capture_output=True, text=True, timeout=60, env=torch_ddp._child_env())
-    assert result.returncode == 0, result.stderr
-    assert "done: 2 steps on 1 process(es)" in result.stdout and out.is_file()
+    assert torch_ddp.main([*BASE, "--steps", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "step 2/2: loss" in printed and "done: 2 steps on 1 process(es)" in printed and out.is_file()
