@@ -17,7 +17,8 @@ to rounding (the sums are added in another order).
 * ``train(args)`` / ``main(argv)``: the training script that ``torchrun`` starts,
   ``python -m torch.distributed.run --nproc-per-node=2 -m dlcore.torch_ddp --steps 100`` (options:
   ``parse_args``); without torchrun it runs in one process. It checkpoints every k steps (rank 0 writes,
-  atomically) and resumes from the checkpoint, ending with the weights of an uninterrupted run.
+  atomically) and resumes from the checkpoint, ending with the weights of an uninterrupted run; with
+  ``--resume auto`` and torchrun's ``--max-restarts``, a crashed run restarts and heals itself.
 * ``launch(args, nproc)`` and ``launch_nodes(args, nnodes)``: start it from Python (a notebook, the tests)
   on 127.0.0.1, with a hard timeout, leaving no process behind.
 
@@ -425,14 +426,13 @@ def check_all_reduce(sizes: Sequence[int] = (1, 2, 7, 1000, 1001), seed: int = 0
     """The largest |ring_all_reduce - all_reduce_mean| over float64 random tensors of these sizes (each
     rank draws its own), over all ranks. Every rank must call it."""
     import torch
+    import torch.distributed as dist
 
     g = torch.Generator().manual_seed(seed + world()[0])
     worst = torch.zeros((), dtype=torch.float64)
     for n in sizes:
         t = torch.randn(n, generator=g, dtype=torch.float64)
         worst = torch.maximum(worst, (ring_all_reduce(t.clone()) - all_reduce_mean(t)).abs().max())
-    import torch.distributed as dist
-
     dist.all_reduce(worst, op=dist.ReduceOp.MAX)
     return float(worst)
 
