@@ -8,6 +8,9 @@ encoder learned without labels.
   images in [0, 1], all batched (no loop over images); call it twice for the two views of SimCLR.
 * ``ntxent_torch(z1, z2, temperature)``: SimCLR's NT-Xent loss in PyTorch (``dlcore.NTXent`` in numpy).
 * ``encoder()`` (images -> features) and ``projection_head()`` (features -> the embeddings the loss sees).
+* ``pretrain(model, X, steps)``: SimCLR without labels (two views per image, NT-Xent or any loss of the
+  two views' embeddings); ``rotations(x)`` and ``train_classifier`` for the rotation pretext task and for
+  supervised training on a few labels, with the same optimiser and schedule.
 * ``extract_features(model, X)``: frozen features as a numpy array; then ``knn_accuracy`` (cosine k-nearest
   neighbours) and ``linear_probe`` (softmax regression on the frozen features) measure how well they
   separate the classes, and ``pca`` projects them to 2-D for plots.
@@ -16,6 +19,7 @@ encoder learned without labels.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -176,6 +180,131 @@ def projection_head(in_dim: int = 128, hidden_dim: int = 128, out_dim: int = 64)
         positive_int(value, f"projection_head {name}")
     return nn.Sequential(nn.Linear(in_dim, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
                          nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
+
+
+def _one_cycle(model, steps: int, lr: float, weight_decay: float, pct_start: float):
+    """AdamW (weights decayed, biases and normalisation parameters not) with a one-cycle schedule."""
+    import torch
+
+    from .torch_train import param_groups
+
+    optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
+                                                    pct_start=pct_start)
+    return optimizer, scheduler
+
+
+def _step(optimizer, scheduler, loss, step: int) -> float:
+    """One optimiser step on ``loss``; a loss that is not finite stops training with a clear error."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} at step {step + 1}: training diverged")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
+
+
+def pretrain(model, X, steps: int, batch_size: int = 256, temperature: float = 0.5, lr: float = 2e-3,
+             weight_decay: float = 1e-4, loss=None, views=augment_views, seed: int = 0,
+             bf16: bool = False, log_every: int | None = None, device: str = "cpu") -> dict:
+    """SimCLR: train ``model`` (encoder + projection head) on the images ``X`` (N, C, H, W) in [0, 1] without
+    their labels, for ``steps`` steps.
+
+    Each step draws ``batch_size`` images at random, makes two views of each with ``views(x, generator)``,
+    embeds all 2 * batch_size views in one forward pass (batch norm sees both views) and minimises
+    ``loss(z1, z2)``, by default ``ntxent_torch(z1, z2, temperature)``, with AdamW and a one-cycle schedule
+    (warm-up over the first 10 % of the steps). ``bf16``: the forward pass under bfloat16 autocast, the loss
+    in float32. All random numbers come from one generator seeded with ``seed`` (the initial weights come
+    from torch's global generator, seeded by the caller). Returns ``{"loss": per-step losses, "seconds"}``;
+    the model ends in eval mode.
+    """
+    import torch
+
+    steps = positive_int(steps, "pretrain steps")
+    batch_size = positive_int(batch_size, "pretrain batch_size")
+    if loss is None:
+        temperature = finite_number(temperature, "pretrain temperature", low=0, low_open=True)
+
+        def loss(z1, z2):
+            return ntxent_torch(z1, z2, temperature)
+
+    X = torch.as_tensor(X)
+    model.to(device=device, memory_format=torch.channels_last).train()
+    optimizer, scheduler = _one_cycle(model, steps, lr, weight_decay, pct_start=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    history: dict = {"loss": [], "seconds": 0.0}
+    start = time.perf_counter()
+    for step in range(steps):
+        xb = X[torch.randint(0, len(X), (batch_size,), generator=generator)]
+        pair = torch.cat([views(xb, generator), views(xb, generator)]).to(device)
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            z = model(pair.contiguous(memory_format=torch.channels_last))
+        z = z.float()
+        history["loss"].append(_step(optimizer, scheduler, loss(z[:batch_size], z[batch_size:]), step))
+        if log_every and (step + 1) % log_every == 0:
+            print(f"step {step + 1:5d}/{steps}: loss {history['loss'][-1]:.3f} "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    history["seconds"] = time.perf_counter() - start
+    model.eval()
+    return history
+
+
+def rotations(x):
+    """The rotation pretext task (Gidaris et al. 2018): each image of x (N, C, H, W) turned by 0, 90, 180 and
+    270 degrees, as a batch of 4N images (N, C, H, W each, square images), with labels 0, 1, 2, 3."""
+    import torch
+
+    if x.ndim != 4 or x.shape[2] != x.shape[3]:
+        raise ValueError(f"rotations expects square images (N, C, H, H), got {tuple(x.shape)}")
+    images = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in range(4)])
+    labels = torch.arange(4).repeat_interleave(len(x))
+    return images, labels
+
+
+def train_classifier(model, X, y, steps: int, batch_size: int = 128, lr: float = 2e-3,
+                     weight_decay: float = 5e-4, augment=None, pretext=None, seed: int = 0,
+                     bf16: bool = False, device: str = "cpu") -> dict:
+    """Train ``model`` with cross-entropy for a fixed number of ``steps`` (AdamW, one-cycle, warm-up 10 %).
+
+    Supervised: images X (N, C, H, W) and labels y (N,); each step draws ``batch_size`` of them at random
+    (with replacement across steps: a few labels may be seen many times), ``augment(xb, generator)`` if given.
+    Pretext task: ``y=None`` and ``pretext(xb) -> (inputs, targets)`` makes the labels from the images
+    themselves (e.g. ``rotations``). Returns ``{"loss": per-step losses, "seconds"}``; ends in eval mode.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    steps = positive_int(steps, "train_classifier steps")
+    batch_size = positive_int(batch_size, "train_classifier batch_size")
+    if (y is None) == (pretext is None):
+        raise ValueError("train_classifier needs labels y or a pretext task pretext(xb) -> (inputs, "
+                         "targets), exactly one of them")
+    X = torch.as_tensor(X)
+    if y is not None:
+        y = torch.as_tensor(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"train_classifier: {len(X)} images but labels of shape {tuple(y.shape)}")
+    model.to(device=device, memory_format=torch.channels_last).train()
+    optimizer, scheduler = _one_cycle(model, steps, lr, weight_decay, pct_start=0.1)
+    generator = torch.Generator().manual_seed(seed)
+    history: dict = {"loss": [], "seconds": 0.0}
+    start = time.perf_counter()
+    for step in range(steps):
+        idx = torch.randint(0, len(X), (batch_size,), generator=generator)
+        xb = X[idx]
+        if augment is not None:
+            xb = augment(xb, generator)
+        xb, yb = pretext(xb) if y is None else (xb, y[idx])
+        with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            logits = model(xb.to(device).contiguous(memory_format=torch.channels_last))
+        loss = F.cross_entropy(logits.float(), yb.to(device).long())
+        history["loss"].append(_step(optimizer, scheduler, loss, step))
+    history["seconds"] = time.perf_counter() - start
+    model.eval()
+    return history
 
 
 def extract_features(model, X, batch_size: int = 1000, device: str = "cpu") -> np.ndarray:

@@ -303,6 +303,92 @@ def test_pca_errors():
         torch_ssl.pca(np.eye(3), 1.0)
 
 
+# ----------------------------------------------------------------------------- training loops
+
+
+def test_pretrain_lowers_ntxent_and_is_deterministic(torch):
+    """A few SimCLR steps on blobs lower the loss from about ln(2N - 1); the same seeds give the same run."""
+    x = fake_images(torch, N=64)
+
+    def run():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch_ssl.encoder(width=4, feature_dim=16),
+                                    torch_ssl.projection_head(16, 16, 8))
+        return model, torch_ssl.pretrain(model, x, steps=30, batch_size=16, lr=1e-2)
+
+    model, history = run()
+    _, again = run()
+    assert len(history["loss"]) == 30 and history["seconds"] > 0
+    assert history["loss"][0] == pytest.approx(math.log(31), abs=0.4)
+    assert np.mean(history["loss"][-5:]) < history["loss"][0] - 0.15
+    assert history["loss"] == again["loss"]
+    assert not model.training
+
+
+def test_pretrain_takes_any_loss_of_the_two_views(torch):
+    """The positives-only loss of the chapter's collapse demo: it drives the cosine towards 1."""
+    x = fake_images(torch, N=32)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch_ssl.encoder(width=4, feature_dim=8), torch_ssl.projection_head(8, 8, 4))
+    seen = []
+
+    def alignment(z1, z2):
+        seen.append((z1.shape, z1.dtype))
+        return -torch.nn.functional.cosine_similarity(z1, z2).mean()
+
+    history = torch_ssl.pretrain(model, x, steps=20, batch_size=8, loss=alignment, lr=1e-2)
+    assert seen[0] == (torch.Size([8, 4]), torch.float32)
+    assert history["loss"][-1] < history["loss"][0] and history["loss"][-1] >= -1 - 1e-6
+
+
+def test_rotations_turn_each_image_four_ways(torch):
+    x = fake_images(torch, N=3)
+    images, labels = torch_ssl.rotations(x)
+    assert images.shape == (12, 1, 28, 28)
+    assert labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert torch.equal(images[:3], x)
+    assert torch.equal(images[3:6], x.transpose(2, 3).flip(2))   # 90 degrees anticlockwise
+    assert torch.equal(images[6:9], x.flip(2).flip(3))           # 180 degrees
+    with pytest.raises(ValueError, match="square"):
+        torch_ssl.rotations(torch.zeros(2, 1, 28, 20))
+
+
+def test_train_classifier_learns_labels_and_a_pretext_task(torch):
+    """Bright left half vs bright right half: learned from labels; and rotations learned from no labels."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 1, 12, 12, generator=g) * 0.2
+    y = torch.arange(64) % 2
+    x[y == 0, :, :, :6] += 0.8
+    x[y == 1, :, :, 6:] += 0.8
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch_ssl.encoder(width=4, feature_dim=8), torch.nn.Linear(8, 2))
+    history = torch_ssl.train_classifier(net, x, y, steps=40, batch_size=16, lr=1e-2)
+    assert len(history["loss"]) == 40 and not net.training
+    with torch.no_grad():
+        assert (net(x).argmax(1) == y).float().mean() > 0.95
+    torch.manual_seed(0)
+    rot = torch.nn.Sequential(torch_ssl.encoder(width=4, feature_dim=8), torch.nn.Linear(8, 4))
+    h = torch_ssl.train_classifier(rot, x, None, steps=40, batch_size=8, lr=1e-2, pretext=torch_ssl.rotations)
+    assert np.mean(h["loss"][-5:]) < math.log(4) - 0.5
+
+
+def test_training_loops_name_bad_input(torch):
+    x = fake_images(torch, N=8)
+    net = torch.nn.Sequential(torch_ssl.encoder(width=4, feature_dim=8), torch.nn.Linear(8, 2))
+    with pytest.raises(ValueError, match="exactly one"):
+        torch_ssl.train_classifier(net, x, None, steps=2)
+    with pytest.raises(ValueError, match="exactly one"):
+        torch_ssl.train_classifier(net, x, torch.zeros(8), steps=2, pretext=torch_ssl.rotations)
+    with pytest.raises(ValueError, match="labels of shape"):
+        torch_ssl.train_classifier(net, x, torch.zeros(7, dtype=torch.long), steps=2)
+    with pytest.raises(ValueError, match="steps"):
+        torch_ssl.pretrain(net, x, steps=0)
+    with pytest.raises(ValueError, match="temperature"):
+        torch_ssl.pretrain(net, x, steps=1, temperature=0)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        torch_ssl.pretrain(net, x, steps=1, batch_size=4, loss=lambda z1, z2: z1.sum() * float("nan"))
+
+
 def test_importing_does_not_import_torch():
     import subprocess
     import sys
