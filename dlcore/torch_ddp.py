@@ -10,7 +10,8 @@ gradient by that mean (an *all-reduce*), all ranks take the same optimiser step 
 identical. P processes with B/P samples each train the same weights as one process with B samples, up
 to rounding (the sums are added in another order).
 
-* ``ring_all_reduce(tensor)``: the averaging by hand, with point-to-point messages round a ring.
+* ``ring_all_reduce(tensor)``: the averaging by hand, with point-to-point messages round a ring;
+  ``check_all_reduce`` and ``time_all_reduce`` compare it with the library's ``dist.all_reduce``.
 * ``broadcast_parameters(model)`` and ``average_gradients(model)``: data parallelism from scratch, which
   is what ``DistributedDataParallel`` (DDP) does, minus its buckets and its overlap of communication with
   the backward pass.
@@ -179,6 +180,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds a collective waits for the others")
     p.add_argument("--check-all-reduce", action="store_true",
                    help="first compare ring_all_reduce with dist.all_reduce (prints the largest difference)")
+    p.add_argument("--time-all-reduce", type=int, nargs="+", default=None, metavar="SIZE",
+                   help="first time ring_all_reduce and dist.all_reduce on float32 tensors of these sizes")
     return p.parse_args(argv)
 
 
@@ -198,6 +201,10 @@ def check_args(args: argparse.Namespace, world_size: int) -> None:
         raise ValueError(f"--stop-after must be a step in [1, {args.steps - 1}], got {args.stop_after}")
     if args.crash_rank is not None and not 0 <= args.crash_rank < P:
         raise ValueError(f"--crash-rank {args.crash_rank} is not a rank of this run (0 .. {P - 1})")
+    for n in args.time_all_reduce or ():
+        positive_int(n, "a size of --time-all-reduce")
+    if args.time_all_reduce and P < 2:
+        raise ValueError("--time-all-reduce needs at least 2 processes: start the script with torchrun")
     if args.resume != "never" and args.checkpoint is None:
         raise ValueError("--resume needs --checkpoint PATH: the file to resume from")
     if args.resume == "must" and not Path(args.checkpoint).is_file():
@@ -437,6 +444,37 @@ def check_all_reduce(sizes: Sequence[int] = (1, 2, 7, 1000, 1001), seed: int = 0
     return float(worst)
 
 
+def time_all_reduce(sizes: Sequence[int] = (1_000, 100_000), repeats: int = 20,
+                    seed: int = 0) -> list[tuple[int, float, float]]:
+    """Time ``ring_all_reduce`` and ``all_reduce_mean`` (``dist.all_reduce``) on float32 tensors of these
+    sizes: ``[(size, ring seconds, library seconds), ...]``. A call takes as long as its slowest rank;
+    each time is the shortest of ``repeats`` calls (after one untimed call of each), the call least
+    disturbed by other programs, as ``timeit`` recommends. Every rank must call it."""
+    import torch
+    import torch.distributed as dist
+
+    positive_int(repeats, "repeats")
+    g = torch.Generator().manual_seed(seed + world()[0])
+    for reduce in (ring_all_reduce, all_reduce_mean):  # warm up: connections, buffers, caches
+        for _ in range(3):
+            reduce(torch.zeros(1000))
+    rows = []
+    for n in sizes:
+        t = torch.randn(positive_int(n, "a size"), generator=g)
+        seconds = torch.zeros(2, repeats + 1, dtype=torch.float64)
+        for i, reduce in enumerate((ring_all_reduce, all_reduce_mean)):
+            for k in range(repeats + 1):
+                work = t.clone()
+                dist.barrier()  # all ranks start together
+                start = time.perf_counter()
+                reduce(work)
+                seconds[i, k] = time.perf_counter() - start
+        dist.all_reduce(seconds, op=dist.ReduceOp.MAX)  # each call: its slowest rank
+        best = seconds[:, 1:].min(dim=1).values  # the first call left out
+        rows.append((int(n), float(best[0]), float(best[1])))
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dlcore.torch_ddp [options]``, alone or under torchrun: check the options, join the
     process group, train, leave the group (always, also after an error)."""
@@ -450,6 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.check_all_reduce:
             _log(f"ring_all_reduce vs dist.all_reduce: max |difference| {check_all_reduce():.3g}")
+        if args.time_all_reduce:
+            for n, ring, library in time_all_reduce(args.time_all_reduce):
+                _log(f"all-reduce of {n} float32: ring_all_reduce {1000 * ring:.3f} ms, "
+                     f"dist.all_reduce {1000 * library:.3f} ms")
         result = train(args)
         _log(f"done: {result['steps']} steps on {result['world_size']} process(es), "
              f"loss {result['loss']:.4f}, {1000 * result['seconds_per_step']:.1f} ms/step")

@@ -64,9 +64,10 @@ def single(tmp_path_factory, torch):
 @pytest.fixture(scope="module")
 def two_nodes_ddp(tmp_path_factory, torch):
     """DDP on 2 "nodes" of 1 process each (two torchrun agents), 32 samples per rank, after first
-    comparing ring_all_reduce with dist.all_reduce. Returns (output of node 0, final state_dict)."""
+    comparing ring_all_reduce with dist.all_reduce and timing both. Returns (output of node 0, final state_dict)."""
     out = tmp_path_factory.mktemp("ddp") / "final.pt"
-    results = torch_ddp.launch_nodes([*BASE, "--check-all-reduce", "--out", out], nnodes=2, timeout=90)
+    results = torch_ddp.launch_nodes([*BASE, "--check-all-reduce", "--time-all-reduce", "10", "1000",
+                                      "--out", out], nnodes=2, timeout=90)
     return results[0].stdout, torch.load(out, weights_only=True)
 
 
@@ -80,6 +81,14 @@ def test_ring_all_reduce_equals_all_reduce(two_nodes_ddp):
     output, _ = two_nodes_ddp  # sizes 1, 2, 7, 1000, 1001: also empty chunks and chunks of unequal size
     diff = float(re.search(r"ring_all_reduce vs dist.all_reduce: max \|difference\| (\S+)", output).group(1))
     assert diff <= 1e-12
+
+
+def test_all_reduce_timings_are_printed(two_nodes_ddp):
+    output, _ = two_nodes_ddp
+    found = re.findall(r"all-reduce of (\d+) float32: ring_all_reduce (\S+) ms, dist.all_reduce (\S+) ms",
+                       output)
+    assert [int(n) for n, _, _ in found] == [10, 1000]
+    assert all(0 < float(t) < 10_000 for _, ring, lib in found for t in (ring, lib))
 
 
 def test_manual_averaging_survives_a_crash_and_resumes(tmp_path, single, two_nodes_ddp, torch):
@@ -145,6 +154,8 @@ def test_the_shares_of_a_step_make_up_the_batch_of_one_process(torch):
     (["--resume", "--checkpoint", "/nonexistent/run.ckpt"], 1, FileNotFoundError,
      "--resume: no checkpoint at /nonexistent/run.ckpt"),
     ([], 0, ValueError, "the world size must be a positive integer"),
+    (["--time-all-reduce", "100"], 1, ValueError, "--time-all-reduce needs at least 2 processes"),
+    (["--time-all-reduce", "0"], 2, ValueError, "a size of --time-all-reduce must be a positive integer"),
 ])
 def test_bad_options_are_named(options, world_size, error, match):
     with pytest.raises(error, match=match):
