@@ -119,9 +119,10 @@ slow: setup
 bench: setup
 	$(PY) tests/bench/bench_speed.py
 
-# The long PyTorch runs whose results the chapters read (chapters/runs/*.json): about half an hour on 2 cores.
+# The long PyTorch runs whose results the chapters read (chapters/runs/*.json): about 50 minutes on 2 cores.
 runs: setup
 	$(PY) chapters/runs/ch07_resnet.py
+	$(PY) chapters/runs/ch10_tuning.py
 
 serve: book
 	@echo "Serving on http://localhost:$(PORT)/ (Ctrl-C to stop)"

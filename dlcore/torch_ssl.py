@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .checks import finite_data, finite_number, positive_int
+from .torch_train import optimizer_step, param_groups
 
 ERASE_AREA = (0.02, 0.33)   # random erasing: fraction of the image covered (torchvision's defaults)
 ERASE_RATIO = (0.3, 3.3)    # random erasing: height / width of the rectangle, drawn log-uniformly
@@ -182,29 +183,16 @@ def projection_head(in_dim: int = 128, hidden_dim: int = 128, out_dim: int = 64)
                          nn.ReLU(inplace=True), nn.Linear(hidden_dim, out_dim))
 
 
-def _one_cycle(model, steps: int, lr: float, weight_decay: float, pct_start: float):
-    """AdamW (weights decayed, biases and normalisation parameters not) with a one-cycle schedule."""
+def _start(model, steps: int, lr: float, weight_decay: float, seed: int, device: str):
+    """The set-up of ``pretrain`` and ``train_classifier``: the model on ``device`` (channels-last, train
+    mode), AdamW (weights decayed, biases and normalisation parameters not) with a one-cycle schedule
+    (warm-up over the first 10 % of the steps), and the one generator of the run's random numbers."""
     import torch
 
-    from .torch_train import param_groups
-
+    model.to(device=device, memory_format=torch.channels_last).train()
     optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
-                                                    pct_start=pct_start)
-    return optimizer, scheduler
-
-
-def _step(optimizer, scheduler, loss, step: int) -> float:
-    """One optimiser step on ``loss``; a loss that is not finite stops training with a clear error."""
-    import torch
-
-    if not torch.isfinite(loss):
-        raise FloatingPointError(f"loss became {loss.item()} at step {step + 1}: training diverged")
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss.item()
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    return optimizer, scheduler, torch.Generator().manual_seed(seed)
 
 
 def pretrain(model, X, steps: int, batch_size: int = 256, temperature: float = 0.5, lr: float = 2e-3,
@@ -232,24 +220,21 @@ def pretrain(model, X, steps: int, batch_size: int = 256, temperature: float = 0
             return ntxent_torch(z1, z2, temperature)
 
     X = torch.as_tensor(X)
-    model.to(device=device, memory_format=torch.channels_last).train()
-    optimizer, scheduler = _one_cycle(model, steps, lr, weight_decay, pct_start=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    history: dict = {"loss": [], "seconds": 0.0}
-    start = time.perf_counter()
+    optimizer, scheduler, generator = _start(model, steps, lr, weight_decay, seed, device)
+    losses, start = [], time.perf_counter()
     for step in range(steps):
         xb = X[torch.randint(0, len(X), (batch_size,), generator=generator)]
         pair = torch.cat([views(xb, generator), views(xb, generator)]).to(device)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
             z = model(pair.contiguous(memory_format=torch.channels_last))
         z = z.float()
-        history["loss"].append(_step(optimizer, scheduler, loss(z[:batch_size], z[batch_size:]), step))
+        losses.append(optimizer_step(optimizer, scheduler, loss(z[:batch_size], z[batch_size:]),
+                                     f"at step {step + 1}"))
         if log_every and (step + 1) % log_every == 0:
-            print(f"step {step + 1:5d}/{steps}: loss {history['loss'][-1]:.3f} "
+            print(f"step {step + 1:5d}/{steps}: loss {losses[-1]:.3f} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
-    history["seconds"] = time.perf_counter() - start
     model.eval()
-    return history
+    return {"loss": losses, "seconds": time.perf_counter() - start}
 
 
 def rotations(x):
@@ -287,11 +272,8 @@ def train_classifier(model, X, y, steps: int, batch_size: int = 128, lr: float =
         y = torch.as_tensor(y)
         if y.shape != (len(X),):
             raise ValueError(f"train_classifier: {len(X)} images but labels of shape {tuple(y.shape)}")
-    model.to(device=device, memory_format=torch.channels_last).train()
-    optimizer, scheduler = _one_cycle(model, steps, lr, weight_decay, pct_start=0.1)
-    generator = torch.Generator().manual_seed(seed)
-    history: dict = {"loss": [], "seconds": 0.0}
-    start = time.perf_counter()
+    optimizer, scheduler, generator = _start(model, steps, lr, weight_decay, seed, device)
+    losses, start = [], time.perf_counter()
     for step in range(steps):
         idx = torch.randint(0, len(X), (batch_size,), generator=generator)
         xb = X[idx]
@@ -301,10 +283,9 @@ def train_classifier(model, X, y, steps: int, batch_size: int = 128, lr: float =
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
             logits = model(xb.to(device).contiguous(memory_format=torch.channels_last))
         loss = F.cross_entropy(logits.float(), yb.to(device).long())
-        history["loss"].append(_step(optimizer, scheduler, loss, step))
-    history["seconds"] = time.perf_counter() - start
+        losses.append(optimizer_step(optimizer, scheduler, loss, f"at step {step + 1}"))
     model.eval()
-    return history
+    return {"loss": losses, "seconds": time.perf_counter() - start}
 
 
 def extract_features(model, X, batch_size: int = 1000, device: str = "cpu") -> np.ndarray:

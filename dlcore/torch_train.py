@@ -162,14 +162,8 @@ def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: f
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
                 logits = model(xb.contiguous(memory_format=torch.channels_last))
                 loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} in epoch {epoch + 1}: training diverged")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            total += optimizer_step(optimizer, scheduler, loss, f"in epoch {epoch + 1}") * len(yb)
             history["steps"] += 1
-            total += loss.item() * len(yb)
             correct += (logits.argmax(1) == yb).sum().item()
             seen += yb.numel()
         history["seconds"] += time.perf_counter() - start
@@ -186,6 +180,21 @@ def fit(model, X, y, X_val, y_val, epochs: int, batch_size: int = 128, max_lr: f
                 f"({history['seconds']:.0f} s)")
     model.eval()
     return history
+
+
+def optimizer_step(optimizer, scheduler, loss, where: str) -> float:
+    """One step on ``loss``: zero the gradients, backpropagate, update the weights, advance the schedule;
+    returns the loss as a float. A loss that is not finite stops training with an error that says
+    ``where`` (e.g. "in epoch 3")."""
+    import torch
+
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} {where}: training diverged")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss.item()
 
 
 def count_parameters(model) -> int:

@@ -385,8 +385,12 @@ def test_training_loops_name_bad_input(torch):
         torch_ssl.pretrain(net, x, steps=0)
     with pytest.raises(ValueError, match="temperature"):
         torch_ssl.pretrain(net, x, steps=1, temperature=0)
-    with pytest.raises(FloatingPointError, match="diverged"):
+    with pytest.raises(FloatingPointError, match="loss became nan at step 1: training diverged"):
         torch_ssl.pretrain(net, x, steps=1, batch_size=4, loss=lambda z1, z2: z1.sum() * float("nan"))
+    with torch.no_grad():
+        net[-1].weight.fill_(float("inf"))
+    with pytest.raises(FloatingPointError, match="at step 1: training diverged"):
+        torch_ssl.train_classifier(net, x, torch.zeros(8, dtype=torch.long), steps=2, batch_size=4)
 
 
 def test_importing_does_not_import_torch():

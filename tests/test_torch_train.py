@@ -83,7 +83,7 @@ def test_fit_reports_divergence(torch):
     model = torch_models.fashion_resnet(c1=4, c2=8, hidden=16, batch_norm=False)
     with torch.no_grad():
         model[0].weight.fill_(float("nan"))
-    with pytest.raises(FloatingPointError, match="diverged"):
+    with pytest.raises(FloatingPointError, match="loss became nan in epoch 1: training diverged"):
         torch_train.fit(model, X, y, X, y, epochs=1, batch_size=32, log=None)
 
 

@@ -20,10 +20,8 @@ natively, to afford 16 epochs in less time. Nothing else was chosen by looking a
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 
@@ -76,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
+    from _save import save
 
     from dlcore import torch_train
 
@@ -84,14 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(args.out.read_text()) if args.out.exists() else {"runs": {}}
     for name in args.runs:
         results["runs"][name] = run(name, args.epochs, bf16)
-        results["machine"] = {"cpu_threads": args.threads, "processor": platform.machine(),
-                              "cpu_bf16": torch_train.bf16_is_fast(), "device": "cpu",
-                              "torch": torch.__version__.split("+")[0], "python": platform.python_version()}
-        results["date"] = datetime.date.today().isoformat()
-        results["command"] = "python chapters/runs/ch07_resnet.py " + " ".join(sys.argv[1:])
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1) + "\n")
-        tmp.replace(args.out)  # atomic: a killed run leaves the previous file intact
+        save(results, args.out, args.threads, torch_train.bf16_is_fast())
     return 0
 
 
