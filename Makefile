@@ -119,7 +119,7 @@ slow: setup
 bench: setup
 	$(PY) tests/bench/bench_speed.py
 
-# The long PyTorch runs whose results the chapters read (chapters/runs/*.json): about 50 minutes on 2 cores.
+# The long PyTorch runs whose results the chapters read (chapters/runs/*.json): about 45 minutes on 2 cores.
 runs: setup
 	$(PY) chapters/runs/ch07_resnet.py
 	$(PY) chapters/runs/ch10_tuning.py

@@ -391,7 +391,8 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, epochs: int
     step ``lr``) for at most ``epochs`` iterations, each a pass over all training features (the line
     search may add a few). W and b start at zero and the problem is convex (strictly, with
     weight_decay > 0), so there is no seed: the same features give the same answer. On 60000 x 128
-    features it takes a few seconds on a CPU.
+    features it takes a few seconds on a CPU. It computes in float32 even inside a bfloat16 ``autocast``
+    block (where features are often extracted): in bfloat16 the fit fails, silently, near chance.
     """
     import torch
     import torch.nn.functional as F
@@ -418,9 +419,10 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, epochs: int
         loss.backward()
         return loss
 
-    optimizer.step(closure)
-    with torch.no_grad():
-        return int(((X_test @ W + b).argmax(1) == y_test).sum()) / len(y_test)
+    with torch.autocast(device.split(":")[0], enabled=False):  # float32 even in a caller's autocast
+        optimizer.step(closure)
+        with torch.no_grad():
+            return int(((X_test @ W + b).argmax(1) == y_test).sum()) / len(y_test)
 
 
 def pca(X, k: int, return_components: bool = False):

@@ -400,3 +400,16 @@ def test_importing_does_not_import_torch():
     code = "import sys, dlcore.torch_ssl; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
     assert math.isfinite(torch_ssl.ERASE_AREA[1])
+
+
+def test_linear_probe_is_float32_inside_autocast(torch):
+    # features are often extracted under bfloat16 autocast; a probe fitted in the same block must
+    # not silently run its L-BFGS in bfloat16 (it ends near chance) but give the float32 answer
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((10, 64)).astype(np.float32)
+    y = rng.integers(0, 10, 600)
+    X = centres[y] + 1.5 * rng.standard_normal((600, 64)).astype(np.float32)
+    plain = torch_ssl.linear_probe(X[:400], y[:400], X[400:], y[400:], weight_decay=1e-2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = torch_ssl.linear_probe(X[:400], y[:400], X[400:], y[400:], weight_decay=1e-2)
+    assert plain > 0.5 and inside == plain
